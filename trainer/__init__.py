@@ -1,0 +1,1 @@
+"""Fine-tuning pipeline: prepare data, train, predict (``python -m trainer --help``)."""

@@ -1,0 +1,178 @@
+"""Use a trained model: cosine similarity of sentence pairs, or embeddings of sentences.
+
+Examples::
+
+    python -m trainer predict --model builtin:multilingual-e5-small "frase uno" "frase dos"
+    python -m trainer predict --model runs/demo/final --file pairs.tsv --output scores.tsv
+    python -m trainer predict --model runs/demo/final --embed sentences.txt --output emb.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from core.builtin import BUILTIN_E5_SMALL
+from core.loader import ModelLoadError, load_model
+from core.similarity import score_pairs
+
+logger = logging.getLogger(__name__)
+
+
+class InputError(ValueError):
+    """Bad user input; the message says how to fix it."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer predict",
+        description="Score the cosine similarity of sentence pairs, or embed sentences, with a model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("Examples::", 1)[1],
+    )
+    parser.add_argument(
+        "sentences", nargs="*", help="exactly two sentences to compare (or use --file / --embed)"
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help=f"model spec: a folder, a model.tar.gz, a Hub id or {BUILTIN_E5_SMALL} "
+        "(default: $MODEL_ID, else the built-in model)",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--file", type=Path, help="a file of sentence pairs, one pair per line, separated by a tab"
+    )
+    source.add_argument(
+        "--embed", type=Path, help="a file of sentences, one per line, to embed into a .npy file"
+    )
+    parser.add_argument(
+        "--output", type=Path, help="where to write (scores: stdout if omitted; --embed: FILE.npy)"
+    )
+    parser.add_argument(
+        "--prompt_name",
+        default=None,
+        help="prompt to apply, e.g. query or document (default: the model's own default)",
+    )
+    parser.add_argument("--batch_size", type=int, default=32, help="sentences per batch")
+    return parser
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """Read tab-separated sentence pairs; blank lines are skipped."""
+    pairs = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not all(field.strip() for field in fields):
+            raise InputError(
+                f"{path}:{number}: expected two sentences separated by one tab, got {line[:60]!r}"
+            )
+        pairs.append((fields[0].strip(), fields[1].strip()))
+    if not pairs:
+        raise InputError(f"{path} has no sentence pairs: write one pair per line, tab-separated.")
+    return pairs
+
+
+def read_sentences(path: Path) -> list[str]:
+    """Read one sentence per line; blank lines are skipped."""
+    sentences = [line.strip() for line in _read_text(path).splitlines() if line.strip()]
+    if not sentences:
+        raise InputError(f"{path} has no sentences: write one sentence per line.")
+    return sentences
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise here
+    if args.batch_size < 1:
+        parser.error("--batch_size must be at least 1")
+    if not (args.file or args.embed) and len(args.sentences) != 2:
+        parser.error("give exactly two sentences, or --file PAIRS.tsv, or --embed SENTENCES.txt")
+    if (args.file or args.embed) and args.sentences:
+        parser.error("give sentences on the command line or a file, not both")
+    try:
+        return _run(args)
+    except (InputError, ModelLoadError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.embed:
+        sentences = read_sentences(args.embed)
+        output = args.output or args.embed.with_suffix(".npy")
+        if output.suffix != ".npy":
+            raise InputError(f"--output {output} must end in .npy")
+        model = load_model(args.model)
+        embeddings = model.encode(
+            sentences,
+            prompt_name=args.prompt_name,
+            batch_size=args.batch_size,
+            show_progress_bar=len(sentences) > 256,
+        )
+        _write_atomically(output, lambda handle: _save_npy(handle, embeddings), binary=True)
+        print(f"wrote {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} to {output}")
+        return 0
+    pairs = read_pairs(args.file) if args.file else [tuple(args.sentences)]
+    model = load_model(args.model)
+    scores = score_pairs(model, pairs, args.prompt_name, args.batch_size)
+    if not args.file:
+        print(f"{scores[0]:.4f}")
+        return 0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n")
+    writer.writerow(["sentence1", "sentence2", "cosine"])
+    writer.writerows((a, b, f"{s:.4f}") for (a, b), s in zip(pairs, scores, strict=True))
+    if args.output:
+        _write_atomically(args.output, lambda handle: handle.write(buffer.getvalue()))
+        print(f"wrote {len(pairs)} scores to {args.output}")
+    else:
+        sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise InputError(f"{path} does not exist.") from err
+    except IsADirectoryError as err:
+        raise InputError(f"{path} is a folder; give a text file.") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8.") from err
+
+
+def _save_npy(handle, embeddings) -> None:
+    import numpy as np
+
+    np.save(handle, embeddings)
+
+
+def _write_atomically(path: Path, write, binary: bool = False) -> None:
+    """Write to a temporary file beside ``path`` and rename it, so no half-written file is left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        mode = "wb" if binary else "w"
+        with os.fdopen(fd, mode, **({} if binary else {"encoding": "utf-8"})) as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
