@@ -1,0 +1,1 @@
+"""Measures models: Spanish STS and news retrieval (see the evaluation issue)."""
