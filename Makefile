@@ -12,7 +12,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed  ## install, then serve the app on http://localhost:7860
-	$(PY) app.py
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py
 
 test: $(VENV)/.installed  ## install, then lint and run every test (slow ones included)
 	$(PY) -m ruff check .
