@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 from core.paths import ASSETS_DIR
+
+logger = logging.getLogger(__name__)
 
 NEWS_FILE = ASSETS_DIR / "news_es.jsonl"
 NEWS_DUPLICATES_FILE = ASSETS_DIR / "news_es_duplicates.tsv"
@@ -47,3 +50,47 @@ def load_sts(split: str = "test") -> list[dict]:
     if split not in STS_FILES:
         raise ValueError(f"Unknown STS split {split!r}; choose one of {sorted(STS_FILES)}.")
     return read_jsonl(STS_FILES[split])
+
+
+STSB_HUB_ID = "PhilipMay/stsb_multi_mt"
+STSB_HUB_SPLITS = {"dev": "dev", "test": "test", "train": "train"}
+
+
+def load_stsb_multi_mt(split: str = "test", language: str = "es") -> list[dict]:
+    """``PhilipMay/stsb_multi_mt`` from the Hub, as dicts with ``sentence1``, ``sentence2``, ``score`` (0–5).
+
+    Raises:
+        OSError / ConnectionError / ValueError: The Hub cannot be reached or the split does not exist.
+    """
+    from datasets import load_dataset
+
+    if split not in STSB_HUB_SPLITS:
+        raise ValueError(f"stsb_multi_mt has no split {split!r}; choose one of {sorted(STSB_HUB_SPLITS)}.")
+    data = load_dataset(STSB_HUB_ID, name=language, split=STSB_HUB_SPLITS[split])
+    return [
+        {
+            "sentence1": row["sentence1"],
+            "sentence2": row["sentence2"],
+            "score": float(row["similarity_score"]),
+        }
+        for row in data
+    ]
+
+
+def load_sts_with_fallback(split: str) -> tuple[list[dict], str]:
+    """Spanish STS pairs: ``stsb_multi_mt`` es when the Hub answers, else the bundled set.
+
+    Returns:
+        The pairs and the name of the source they came from (``stsb_multi_mt:es:<split>`` or
+        ``bundled:<split>``), so that callers can report which one they used.
+    """
+    try:
+        return load_stsb_multi_mt(split), f"stsb_multi_mt:es:{split}"
+    except Exception as err:  # offline, gated, renamed: the bundled set is the documented fallback
+        logger.warning(
+            "stsb_multi_mt es %s is not reachable (%s); using the bundled Spanish STS %s set.",
+            split,
+            type(err).__name__,
+            split,
+        )
+        return load_sts(split), f"bundled:{split}"

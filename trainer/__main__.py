@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 
 COMMANDS = {
+    "prepare": ("trainer.prepare", "clean and split (anchor, positive) pairs into a dataset folder"),
+    "train": ("trainer.train", "fine-tune a model; resumes from the latest complete checkpoint"),
+    "runs": ("trainer.runs", "list the runs of an experiment with their metrics, best first"),
     "predict": ("trainer.predict", "score sentence pairs or write embeddings with a model"),
 }
 _COMMAND_LINES = "\n".join(f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items())

@@ -13,12 +13,11 @@ import argparse
 import csv
 import io
 import logging
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from core.builtin import BUILTIN_E5_SMALL
+from core.io import write_file_atomically
 from core.loader import ModelLoadError, load_model
 from core.similarity import score_pairs
 
@@ -122,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             show_progress_bar=len(sentences) > 256,
         )
-        _write_atomically(output, lambda handle: _save_npy(handle, embeddings), binary=True)
+        write_file_atomically(output, lambda handle: _save_npy(handle, embeddings), binary=True)
         print(f"wrote {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} to {output}")
         return 0
     pairs = read_pairs(args.file) if args.file else [tuple(args.sentences)]
@@ -136,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     writer.writerow(["sentence1", "sentence2", "cosine"])
     writer.writerows((a, b, f"{s:.4f}") for (a, b), s in zip(pairs, scores, strict=True))
     if args.output:
-        _write_atomically(args.output, lambda handle: handle.write(buffer.getvalue()))
+        write_file_atomically(args.output, lambda handle: handle.write(buffer.getvalue()))
         print(f"wrote {len(pairs)} scores to {args.output}")
     else:
         sys.stdout.write(buffer.getvalue())
@@ -158,20 +157,6 @@ def _save_npy(handle, embeddings) -> None:
     import numpy as np
 
     np.save(handle, embeddings)
-
-
-def _write_atomically(path: Path, write, binary: bool = False) -> None:
-    """Write to a temporary file beside ``path`` and rename it, so no half-written file is left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        mode = "wb" if binary else "w"
-        with os.fdopen(fd, mode, **({} if binary else {"encoding": "utf-8"})) as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 if __name__ == "__main__":

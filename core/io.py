@@ -1,0 +1,43 @@
+"""Writing files and folders so that an interrupted write never leaves half a result behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_file_atomically(path: Path, write: Callable, binary: bool = False) -> Path:
+    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def save_dir_atomically(save: Callable[[str], object], target: Path, replace: bool = True) -> Path:
+    """Call ``save(folder)`` on a temporary folder beside ``target``, then rename it into place.
+
+    Args:
+        save: Writes the folder's content into the path it is given (which does not exist yet).
+        target: The final folder.
+        replace: Remove an existing ``target`` first; otherwise an existing one is an error.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        staged = Path(tmp) / target.name
+        save(str(staged))
+        if target.exists():
+            if not replace:
+                raise FileExistsError(target)
+            shutil.rmtree(target)
+        os.replace(staged, target)
+    return target

@@ -1,0 +1,284 @@
+"""Training end to end on the tiny model: outputs, errors, checkpoints, kill and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.paths import PROJECT_ROOT
+from trainer.arguments import ConfigError, parse_train_args
+from trainer.checkpoints import OutputDirError, checkpoint_problem, last_complete_checkpoint, plan_output_dir
+from trainer.runs import main as runs_main
+from trainer.tracking import METRIC_LINE, metric_regex
+from trainer.train import main as train_main
+from trainer.train import train
+
+
+def _flags(model_dir, output_dir, *extra):
+    return [
+        "--model_name_or_path", str(model_dir),
+        "--output_dir", str(output_dir),
+        "--report_to", "none",
+        "--max_train_samples", "96",
+        "--per_device_train_batch_size", "16",
+        "--eval_steps", "3",
+        "--save_steps", "3",
+        "--logging_steps", "1",
+        "--experiment", "tests",
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished_run(_tiny_model_master, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run") / "tiny-run"
+    record = train(*parse_train_args(_flags(_tiny_model_master, output)))
+    return output, record
+
+
+def test_run_writes_final_metrics_and_record(finished_run):
+    output, record = finished_run
+    assert record["status"] == "finished" and record["global_step"] == 6
+    assert (output / "final" / "modules.json").is_file()
+    assert (output / "final" / "README.md").read_text().startswith("---")  # generated model card
+    metrics = json.loads((output / "metrics.json").read_text())
+    for split in ("test", "baseline_test"):
+        assert 0 <= metrics[split]["retrieval-test_cosine_mrr@10"] <= 1
+        assert -1 <= metrics[split]["sts-test_spearman_cosine"] <= 1
+    assert metrics["best_checkpoint"].endswith(("checkpoint-3", "checkpoint-6"))
+    run = json.loads((output / "run.json").read_text())
+    assert run["config"]["loss"] == "mnrl" and run["config"]["learning_rate"] == 2e-5
+    assert run["versions"]["sentence-transformers"] and run["sources"]["sts_dev"] == "bundled:dev"
+
+
+def test_final_model_loads_in_predict(finished_run, capsys):
+    from trainer.predict import main as predict_main
+
+    output, _ = finished_run
+    assert predict_main(["--model", str(output / "final"), "Sube el paro", "Baja el desempleo"]) == 0
+    assert -1 <= float(capsys.readouterr().out) <= 1
+
+
+def test_finished_run_is_not_overwritten(finished_run, capsys):
+    output, _ = finished_run
+    assert train_main(_flags("unused", output)) == 2
+    assert "holds a finished run" in capsys.readouterr().err
+
+
+def test_runs_lists_the_run_with_metrics(finished_run, capsys):
+    output, record = finished_run
+    assert runs_main(["--root", str(output.parent), "--experiment", "tests"]) == 0
+    table = capsys.readouterr().out
+    assert str(output) in table and f"{record['metrics']['sts-test_spearman_cosine']:.4f}" in table
+    assert runs_main(["--root", str(output.parent), "--experiment", "other"]) == 0
+    assert "No runs of experiment 'other'" in capsys.readouterr().out
+
+
+def test_checkpoint_validation_skips_half_written(finished_run, tmp_path):
+    output, _ = finished_run
+    good = last_complete_checkpoint(output)
+    assert good is not None and checkpoint_problem(good) is None
+    work = tmp_path / "out"
+    shutil.copytree(good, work / good.name)
+    for name, damage in [
+        ("optimizer.pt", "truncate"),
+        ("model.safetensors", "truncate"),
+        ("trainer_state.json", "delete"),
+    ]:
+        broken = work / "checkpoint-999"
+        shutil.copytree(good, broken)
+        (broken / "trainer_state.json").write_text(
+            (broken / "trainer_state.json")
+            .read_text()
+            .replace(f'"global_step": {good.name.split("-")[1]}', '"global_step": 999')
+        )
+        target = broken / name
+        if damage == "delete":
+            target.unlink()
+        else:
+            target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+        assert checkpoint_problem(broken) is not None
+        assert last_complete_checkpoint(work) == work / good.name
+        assert plan_output_dir(work, None, overwrite=False) == work / good.name
+        shutil.rmtree(broken)
+
+
+def test_output_dir_rules(tmp_path):
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "notes.txt").write_text("x")
+    with pytest.raises(OutputDirError, match="not empty"):
+        plan_output_dir(stranger, None, overwrite=False)
+    assert plan_output_dir(stranger, None, overwrite=True) is None
+    assert (stranger / "notes.txt").exists()  # overwrite removes only run outputs
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputDirError, match="Cannot write"):
+        plan_output_dir(blocker / "run", None, overwrite=False)
+    with pytest.raises(OutputDirError, match="not usable"):
+        plan_output_dir(tmp_path / "new", str(tmp_path / "checkpoint-5"), overwrite=False)
+
+
+def test_config_file_with_flags_winning_and_unknown_keys(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("loss: cached-mnrl\nlearning_rate: 1.0e-4\noutput_dir: from-config\n")
+    model_args, _, loss_args, _, training_args = parse_train_args(
+        ["--config", str(config), "--output_dir", "cli"]
+    )
+    assert loss_args.loss == "cached-mnrl" and training_args.learning_rate == 1e-4
+    assert training_args.output_dir == "cli"
+    assert model_args.model_name_or_path == "bertin-project/bertin-roberta-base-spanish"
+    config.write_text("lr: 1\n")
+    with pytest.raises(ConfigError, match="unknown key.*lr"):
+        parse_train_args(["--config", str(config)])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--loss", "triplet"], "--loss 'triplet' is unknown"),
+        (["--matryoshka_dims", "a,b"], "must be integers"),
+        (["--pooling", "median"], "--pooling 'median' is unknown"),
+    ],
+)
+def test_bad_arguments_are_one_line(flags, message, capsys, tmp_path):
+    assert train_main(["--output_dir", str(tmp_path / "o"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_unloadable_model_and_cosent_without_scores(_tiny_model_master, tmp_path, capsys):
+    assert train_main(_flags("no-org/no-model", tmp_path / "a")) == 2
+    assert "builtin:multilingual-e5-small" in capsys.readouterr().err
+    assert train_main(_flags(_tiny_model_master, tmp_path / "b", "--loss", "cosent")) == 2
+    assert "--loss cosent needs scored pairs" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "final").exists()
+
+
+def test_matryoshka_and_cached_losses_train(_tiny_model_master, tmp_path):
+    flags = _flags(
+        _tiny_model_master, tmp_path / "m", "--loss", "cached-mnrl", "--mini_batch_size", "4",
+        "--matryoshka_dims", "32,16", "--max_train_samples", "32", "--evaluate_before_training", "false",
+    )  # fmt: skip
+    record = train(*parse_train_args(flags))
+    assert record["status"] == "finished" and record["loss"] == "cached-mnrl+matryoshka[32, 16]"
+
+
+def _optimizer_steps(checkpoint: Path) -> int:
+    state = torch.load(checkpoint / "optimizer.pt", weights_only=True)["state"]
+    return int(next(iter(state.values()))["step"])
+
+
+def _final_checkpoint(output: Path) -> Path:
+    metrics = json.loads((output / "metrics.json").read_text())
+    return output / f"checkpoint-{metrics['global_step']}"
+
+
+def test_kill_and_resume_matches_uninterrupted_run(_tiny_model_master, tmp_path):
+    """SIGKILL a real training process mid-way, resume it, and compare with an uninterrupted run."""
+    flags = _flags(
+        _tiny_model_master, "OUT", "--max_train_samples", "400", "--num_train_epochs", "3",
+        "--evaluate_before_training", "false", "--save_total_limit", "10",
+    )  # fmt: skip
+    command = [sys.executable, "-m", "trainer", "train", *flags]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def run(output, **kwargs):
+        args = [str(output) if part == "OUT" else part for part in command]
+        return subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            **kwargs,
+        )
+
+    reference = tmp_path / "reference"
+    out, _ = run(reference).communicate(timeout=600)
+    assert (reference / "final").is_dir(), out[-2000:]
+    metric_lines = [line for line in out.splitlines() if line.startswith("metric: ")]
+    assert metric_lines and all(METRIC_LINE.match(line) for line in metric_lines)
+
+    interrupted = tmp_path / "interrupted"
+    process = run(interrupted)
+    deadline = time.time() + 300
+    while last_complete_checkpoint(interrupted) is None or not (interrupted / "checkpoint-6").exists():
+        assert process.poll() is None and time.time() < deadline, "training ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (interrupted / "final").exists() and not (interrupted / "metrics.json").exists()
+
+    out, _ = run(interrupted).communicate(timeout=600)
+    assert "Resuming from the latest complete checkpoint" in out, out[-2000:]
+    assert (interrupted / "final" / "modules.json").is_file()
+    ref_metrics = json.loads((reference / "metrics.json").read_text())
+    resumed_metrics = json.loads((interrupted / "metrics.json").read_text())
+    assert resumed_metrics["global_step"] == ref_metrics["global_step"]
+    assert _optimizer_steps(_final_checkpoint(interrupted)) == _optimizer_steps(_final_checkpoint(reference))
+    assert zipfile.is_zipfile(_final_checkpoint(interrupted) / "optimizer.pt")
+
+
+def test_metric_regex_matches_metric_lines():
+    line = "metric: eval_sts-dev_spearman_cosine=0.8123 step=500 epoch=1.0"
+    import re
+
+    assert re.search(metric_regex("eval_sts-dev_spearman_cosine"), line).group(1) == "0.8123"
+    assert (
+        re.search(
+            metric_regex("eval_retrieval-dev_cosine_mrr@10"),
+            "metric: eval_retrieval-dev_cosine_mrr@10=1e-05 step=1 epoch=0",
+        ).group(1)
+        == "1e-05"
+    )
+
+
+def test_trackio_records_config_metrics_over_time_and_test_metrics(_tiny_model_master, tmp_path):
+    """trackio (the default tracker) gets the run, its config, dev metrics per step and test metrics."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRACKIO_DIR": str(tmp_path / "trackio")}
+    flags = _flags(_tiny_model_master, tmp_path / "run")
+    flags[flags.index("--report_to") + 1] = "trackio"
+    flags += ["--run_name", "run"]
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", *flags],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    read = (
+        "import json; from trackio.sqlite_storage import SQLiteStorage as S; "
+        "print(json.dumps({'logs': S.get_logs('tests', 'run'), 'config': S.get_run_config('tests', 'run')}))"
+    )
+    stored = subprocess.run([sys.executable, "-c", read], env=env, capture_output=True, text=True, check=True)
+    data = json.loads(stored.stdout.strip().splitlines()[-1])
+    keys = {key for log in data["logs"] for key in log}
+    # the trainer's trackio callback files metrics under train/ and eval/
+    assert {"eval/sts-dev_spearman_cosine", "train/loss", "test_sts-test_spearman_cosine"} <= keys, keys
+    assert sum("eval/sts-dev_spearman_cosine" in log for log in data["logs"]) >= 2  # over time
+    assert data["config"]["learning_rate"] == 2e-5
+
+
+def test_ready_configs_parse(tmp_path):
+    offline = parse_train_args(["--config", str(PROJECT_ROOT / "trainer/configs/offline.yaml")])
+    assert offline[0].model_name_or_path == "builtin:multilingual-e5-small"
+    assert offline[-1].report_to == ["trackio"]
+    gpu_recipe = PROJECT_ROOT / "trainer/configs/bertin-cc-news.yaml"
+    bertin = parse_train_args(["--config", str(gpu_recipe), "--bf16", "false"])  # bf16 needs a GPU
+    assert bertin[0].model_name_or_path == "bertin-project/bertin-roberta-base-spanish"
+    assert bertin[1].prepared_data == "data/cc-news-es" and bertin[2].loss == "mnrl"

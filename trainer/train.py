@@ -1,0 +1,320 @@
+"""``python -m trainer train``: fine-tune a sentence-embedding model on (headline, body) pairs.
+
+The run reads as numbered steps: output folder -> model -> data -> loss -> evaluators -> baseline ->
+trainer -> train (resuming from the latest complete checkpoint) -> test evaluation -> save ``final/``
+-> ``metrics.json`` and ``run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
+from core.io import save_dir_atomically, write_file_atomically
+from core.loader import ModelLoadError, load_model
+from trainer.arguments import ConfigError, parse_train_args
+from trainer.checkpoints import OutputDirError, plan_output_dir
+from trainer.prepare import PrepareArguments, PrepareError, prepare, save_prepared
+from trainer.tracking import MetricLineCallback, library_versions, print_metric_lines, write_run_record
+
+logger = logging.getLogger(__name__)
+
+
+# 2. Model ------------------------------------------------------------------------------------------
+def build_model(model_args):
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    model = load_model(model_args.model_name_or_path)
+    if model_args.pooling:
+        for index, module in enumerate(model):
+            if isinstance(module, Pooling) and module.pooling_mode != model_args.pooling:
+                logger.info("Replacing %s pooling with %s", module.pooling_mode, model_args.pooling)
+                model[index] = Pooling(module.embedding_dimension, model_args.pooling)
+    if model_args.max_seq_length:
+        model.max_seq_length = model_args.max_seq_length
+    return model
+
+
+# 3. Data -------------------------------------------------------------------------------------------
+def load_training_data(data_args, model_spec: str, output_dir: Path, is_main: bool):
+    """The prepared dataset: the folder given, else the bundled corpus prepared into output_dir/data."""
+    from datasets import load_from_disk
+
+    folder = Path(data_args.prepared_data) if data_args.prepared_data else output_dir / "data"
+    if not data_args.prepared_data and not (folder / "dataset_dict.json").is_file() and is_main:
+        logger.info("Preparing the bundled news corpus into %s", folder)
+        splits, stats = prepare(PrepareArguments(tokenizer=model_spec, output_dir=str(folder)))
+        save_prepared(splits, stats, folder, overwrite=True)
+    _wait_for_everyone()
+    try:
+        splits = load_from_disk(str(folder))
+    except (FileNotFoundError, ValueError) as err:
+        raise PrepareError(
+            f"{folder} is not a prepared dataset; create it with "
+            f"`python -m trainer prepare --output_dir {folder}`."
+        ) from err
+    missing = [name for name in ("train", "dev", "test") if name not in splits]
+    if missing or not {"anchor", "positive"} <= set(splits["train"].column_names):
+        raise PrepareError(
+            f"{folder} lacks splits {missing or ''} or anchor/positive columns; re-create it with "
+            "`python -m trainer prepare`."
+        )
+    if len(splits["train"]) == 0:
+        raise PrepareError(f"{folder} has an empty train split; prepare more data.")
+    if data_args.max_train_samples and len(splits["train"]) > data_args.max_train_samples:
+        splits["train"] = splits["train"].select(range(data_args.max_train_samples))
+    return splits
+
+
+# 4. Loss -------------------------------------------------------------------------------------------
+def build_loss(model, loss_args, train_columns: list[str]):
+    from sentence_transformers.sentence_transformer import losses
+
+    if loss_args.loss == "cosent":
+        if "score" not in train_columns:
+            raise ConfigError(
+                "--loss cosent needs scored pairs: prepare the data with --score_column, or use --loss mnrl."
+            )
+        loss = losses.CoSENTLoss(model)
+    elif loss_args.loss == "cached-mnrl":
+        loss = losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=loss_args.mini_batch_size)
+    else:
+        loss = losses.MultipleNegativesRankingLoss(
+            model, gather_across_devices=loss_args.gather_across_devices
+        )
+    dims = loss_args.dimensions()
+    if dims:
+        full = model.get_embedding_dimension()
+        if dims[0] > full:
+            raise ConfigError(f"--matryoshka_dims {dims[0]} exceeds the model's dimension {full}.")
+        loss = losses.MatryoshkaLoss(model, loss, matryoshka_dims=dims)
+    return loss
+
+
+# 5. Evaluators -------------------------------------------------------------------------------------
+def sts_pairs(source: str, split: str) -> tuple[list[dict], str]:
+    if source == "bundled":
+        return load_sts(split), f"bundled:{split}"
+    if source == "hub":
+        return load_stsb_multi_mt(split), f"stsb_multi_mt:es:{split}"
+    return load_sts_with_fallback(split)
+
+
+def sts_evaluator(pairs: list[dict], name: str, batch_size: int):
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    return EmbeddingSimilarityEvaluator(
+        sentences1=[p["sentence1"] for p in pairs],
+        sentences2=[p["sentence2"] for p in pairs],
+        scores=[p["score"] / 5.0 for p in pairs],
+        name=name,
+        batch_size=batch_size,
+    )
+
+
+def retrieval_evaluator(model, split, name: str, batch_size: int, distractors: list[str] = ()):
+    """Headlines as queries, bodies as the corpus; each headline's own body is its one relevant document.
+
+    ``distractors`` (bodies of other news) join the corpus as documents that no query asks for.
+    """
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
+    corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
+    queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
+    document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
+    return InformationRetrievalEvaluator(
+        queries=queries,
+        corpus=corpus,
+        relevant_docs={f"q{i}": {f"d{i}"} for i in range(len(queries))},
+        name=name,
+        batch_size=batch_size,
+        query_prompt_name="query" if "query" in model.prompts else None,
+        corpus_prompt_name=document_prompt,
+        show_progress_bar=False,
+    )
+
+
+def build_evaluators(model, splits, data_args, batch_size: int):
+    from sentence_transformers.base.evaluation import SequentialEvaluator
+
+    train = splits["train"].shuffle(seed=0)
+    distractors = train.select(range(min(data_args.retrieval_distractors, len(train))))["positive"]
+    dev_pairs, dev_source = sts_pairs(data_args.sts_source, "dev")
+    test_pairs, test_source = sts_pairs(data_args.sts_source, "test")
+    dev = SequentialEvaluator(
+        [
+            sts_evaluator(dev_pairs, "sts-dev", batch_size),
+            retrieval_evaluator(model, splits["dev"], "retrieval-dev", batch_size, distractors),
+        ]
+    )
+    test = SequentialEvaluator(
+        [
+            sts_evaluator(test_pairs, "sts-test", batch_size),
+            retrieval_evaluator(model, splits["test"], "retrieval-test", batch_size, distractors),
+        ]
+    )
+    return dev, test, {"sts_dev": dev_source, "sts_test": test_source}
+
+
+def evaluate(evaluator, model) -> dict[str, float]:
+    return {k: float(v) for k, v in evaluator(model).items() if isinstance(v, int | float)}
+
+
+# The run -------------------------------------------------------------------------------------------
+def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
+    """Run every step; returns the run record (also written to ``<output_dir>/run.json``)."""
+    from sentence_transformers import SentenceTransformerTrainer
+
+    started = time.time()
+    output_dir = Path(training_args.output_dir)
+    is_main = training_args.process_index == 0
+    # 1. Output folder: resume, refuse or start afresh — decided before any heavy work.
+    resume = plan_output_dir(output_dir, training_args.resume_from_checkpoint, run_args.overwrite_output_dir)
+    previous = _read_json(output_dir / "run.json") if resume else {}
+    model = build_model(model_args)  # 2
+    splits = load_training_data(data_args, model_args.model_name_or_path, output_dir, is_main)  # 3
+    loss = build_loss(model, loss_args, splits["train"].column_names)  # 4
+    batch = training_args.per_device_eval_batch_size
+    dev_evaluator, test_evaluator, sources = build_evaluators(model, splits, data_args, batch)  # 5
+    # A resumed run keeps its tracker run; a fresh one gets a new name, never mixing two runs' logs.
+    training_args.run_name = (
+        training_args.run_name
+        or previous.get("run_name")
+        or f"{output_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    record = {
+        "experiment": run_args.experiment,
+        "run_name": training_args.run_name,
+        "status": "running",
+        "model": model_args.model_name_or_path,
+        "loss": loss_args.loss + (f"+matryoshka{loss_args.dimensions()}" if loss_args.dimensions() else ""),
+        "data": {name: len(split) for name, split in splits.items()},
+        "sources": sources,
+        "config": _config(model_args, data_args, loss_args, run_args, training_args),
+        "versions": library_versions(),
+        "resumed_from": str(resume) if resume else None,
+    }
+    # 6. Baseline on the test split, before any training (kept from the first attempt when resuming).
+    baseline = previous.get("baseline_metrics")
+    if baseline is None and run_args.evaluate_before_training:
+        logger.info("Evaluating the untrained model on the test split (baseline)")
+        baseline = evaluate(test_evaluator, model)
+    record["baseline_metrics"] = baseline
+    if is_main:
+        write_run_record(output_dir, record)
+    # 7. Trainer and training.
+    training_args.project = run_args.experiment
+    if training_args.device.type == "cpu":
+        training_args.dataloader_pin_memory = False  # nothing to pin to; avoids a warning per epoch
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["dev"],
+        loss=loss,
+        evaluator=dev_evaluator,
+        callbacks=[MetricLineCallback()],
+    )
+    train_result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    # 8. Test evaluation of the best model (loaded at the end when load_best_model_at_end).
+    metrics = evaluate(test_evaluator, model)
+    if is_main:
+        test_metrics = {f"test_{k}": v for k, v in metrics.items()}
+        print_metric_lines(test_metrics, trainer.state.global_step, trainer.state.epoch)
+        _log_final_to_trackio(training_args, test_metrics, trainer.state.global_step, record["config"])
+    # 9. Save final/ atomically, then the metrics and the record.
+    if trainer.is_world_process_zero():
+        save_dir_atomically(model.save_pretrained, output_dir / "final")
+        summary = {
+            "test": metrics,
+            "baseline_test": baseline,
+            "sources": sources,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "best_dev_metric": trainer.state.best_metric,
+            "global_step": trainer.state.global_step,
+            "train_runtime_s": train_result.metrics.get("train_runtime"),
+        }
+        text = json.dumps(summary, indent=2)
+        write_file_atomically(output_dir / "metrics.json", lambda handle: handle.write(text))
+        record |= {
+            "status": "finished",
+            "metrics": metrics,
+            "global_step": trainer.state.global_step,
+            "best_checkpoint": trainer.state.best_model_checkpoint,
+            "seconds": round(time.time() - started, 1),
+        }
+        write_run_record(output_dir, record)
+    _wait_for_everyone()
+    return record
+
+
+def format_summary(record: dict, output_dir: Path) -> str:
+    metrics, baseline = record.get("metrics", {}), record.get("baseline_metrics") or {}
+    lines = [
+        f"Finished in {record['seconds'] / 60:.1f} min, {record['global_step']} steps.",
+        f"Model: {output_dir / 'final'}",
+    ]
+    for key, label in (
+        ("sts-test_spearman_cosine", "STS test Spearman"),
+        ("retrieval-test_cosine_mrr@10", "Retrieval MRR@10"),
+    ):
+        if key in metrics:
+            before = f"{baseline[key]:.4f} -> " if key in baseline else ""
+            lines.append(f"{label}: {before}{metrics[key]:.4f}")
+    lines.append(f"Sources: {', '.join(f'{k}={v}' for k, v in record['sources'].items())}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The evaluators log every metric at INFO; the metric lines already carry them.
+    logging.getLogger("sentence_transformers.sentence_transformer.evaluation").setLevel(logging.WARNING)
+    try:
+        args = parse_train_args(sys.argv[1:] if argv is None else argv)
+        record = train(*args)
+    except (ConfigError, OutputDirError, PrepareError, ModelLoadError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if record.get("status") == "finished":
+        print(format_summary(record, Path(args[-1].output_dir)))
+    return 0
+
+
+def _config(*dataclasses) -> dict:
+    config = {}
+    for item in dataclasses:
+        values = item.to_dict() if hasattr(item, "to_dict") else asdict(item)
+        config |= {k: v for k, v in values.items() if not k.startswith("_")}
+    return config
+
+
+def _log_final_to_trackio(training_args, metrics: dict, step: int, config: dict) -> None:
+    """Add the test metrics and the full resolved config to the run the trainer's callback closed."""
+    if "trackio" not in (training_args.report_to or []):
+        return
+    import trackio
+
+    config = json.loads(json.dumps(config, default=str))
+    trackio.init(project=training_args.project, name=training_args.run_name, resume="allow", config=config)
+    trackio.log(metrics, step=step)
+    trackio.finish()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _wait_for_everyone() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
