@@ -1,0 +1,101 @@
+"""``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET``.
+
+Examples::
+
+    python -m evaluation sts --model builtin:multilingual-e5-small --model runs/demo/final \\
+        --dataset bundled:test --output results/
+    python -m evaluation retrieval --model builtin:multilingual-e5-small --dataset bundled
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from core.builtin import BUILTIN_E5_SMALL
+from core.loader import ModelLoadError, model_path, resolve_spec
+from evaluation.datasets import (
+    RETRIEVAL_SPECS,
+    STS_SPECS,
+    DatasetError,
+    load_retrieval_dataset,
+    load_sts_dataset,
+)
+from evaluation.report import markdown_table, write_outputs
+from evaluation.runner import run_retrieval, run_sts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation",
+        description="Evaluate sentence-embedding models on Spanish STS and news retrieval.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("Examples::", 1)[1],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{sts,retrieval}")
+    sts = commands.add_parser("sts", help="semantic textual similarity: Spearman/Pearson with a bootstrap CI")
+    retrieval = commands.add_parser("retrieval", help="headline -> body retrieval: MRR@10, nDCG@10, recall")
+    for sub, specs in ((sts, STS_SPECS), (retrieval, RETRIEVAL_SPECS)):
+        sub.add_argument(
+            "--model",
+            action="append",
+            default=None,
+            help=f"model spec, repeat to compare (default: $MODEL_ID, else {BUILTIN_E5_SMALL})",
+        )
+        sub.add_argument(
+            "--dataset",
+            action="append",
+            default=None,
+            help=f"repeatable; one of {', '.join(specs)}"
+            + (" or a .tsv/.csv/.jsonl file" if sub is sts else ""),
+        )
+        sub.add_argument(
+            "--output", type=Path, default=None, help="folder for results.json, results.csv, report.html"
+        )
+        sub.add_argument("--no-cache", action="store_true", help="recompute even when a cached result exists")
+    sts.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI (default 1000)"
+    )
+    sts.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    retrieval.add_argument("--limit", type=int, default=None, help="use only the first N query/body pairs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    if args.command == "sts" and args.bootstrap < 100:
+        parser.error("--bootstrap needs at least 100 resamples")
+    if args.command == "retrieval" and args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    specs = [resolve_spec(spec) for spec in (args.model or [None])]
+    dataset_specs = args.dataset or ["bundled:test" if args.command == "sts" else "bundled"]
+    try:
+        for spec in specs:
+            model_path(spec)  # fail fast on a path that is not a model, before any work
+        if args.command == "sts":
+            datasets = [load_sts_dataset(name) for name in dataset_specs]
+            records = [
+                run_sts(s, d, args.bootstrap, args.seed, not args.no_cache) for s in specs for d in datasets
+            ]
+        else:
+            datasets = [load_retrieval_dataset(name, args.limit) for name in dataset_specs]
+            records = [run_retrieval(s, d, not args.no_cache) for s in specs for d in datasets]
+    except (DatasetError, ModelLoadError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(markdown_table(records))
+    if args.output:
+        for path in write_outputs(records, args.output):
+            print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Evaluation data: STS sentence pairs and headline -> body retrieval sets, named by a spec.
+
+STS specs: ``bundled:test`` / ``bundled:dev``, ``stsb_multi_mt:es:test`` (``:dev``, ``:train``; other
+languages too), or a local ``.tsv`` / ``.csv`` / ``.jsonl`` file with ``sentence1``, ``sentence2`` and a
+score (0–5 or 0–1). Retrieval specs: ``bundled``, ``cc-news-es:test``, ``mlsum:es:test``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.data import load_news, load_news_duplicates, load_sts, load_stsb_multi_mt
+from core.fingerprint import data_fingerprint
+
+STS_SPECS = ("bundled:test", "bundled:dev", "stsb_multi_mt:es:test", "stsb_multi_mt:es:dev")
+RETRIEVAL_SPECS = ("bundled", "cc-news-es:test", "mlsum:es:test")
+SCORE_COLUMNS = ("score", "similarity_score", "label")
+_CC_NEWS_FILES = {
+    "train": "train.jsonl",
+    "validation": "eval.jsonl",
+    "eval": "eval.jsonl",
+    "test": "test.jsonl",
+}
+
+
+class DatasetError(ValueError):
+    """A dataset spec or file that cannot be used; the message says how to fix it."""
+
+
+@dataclass
+class STSDataset:
+    name: str
+    sentences1: list[str]
+    sentences2: list[str]
+    scores: list[float]  # gold scores on the 0–5 scale
+    fingerprint: str = ""
+
+    def __post_init__(self):
+        self.fingerprint = self.fingerprint or data_fingerprint(
+            [self.sentences1, self.sentences2, self.scores]
+        )
+
+
+@dataclass
+class RetrievalDataset:
+    name: str
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    relevant: dict[str, set[str]]
+    fingerprint: str = field(default="")
+
+    def __post_init__(self):
+        relevant = {q: sorted(docs) for q, docs in sorted(self.relevant.items())}
+        self.fingerprint = self.fingerprint or data_fingerprint([self.queries, self.corpus, relevant])
+
+
+def load_sts_dataset(spec: str) -> STSDataset:
+    """Load STS pairs named by ``spec`` (see the module docstring)."""
+    parts = spec.split(":")
+    if parts[0] == "bundled" and len(parts) == 2:
+        if parts[1] not in ("dev", "test"):
+            raise DatasetError(f"Unknown bundled split {parts[1]!r}; use bundled:dev or bundled:test.")
+        return _from_pairs(spec, load_sts(parts[1]))
+    if parts[0] == "stsb_multi_mt" and len(parts) == 3:
+        try:
+            pairs = load_stsb_multi_mt(parts[2], parts[1])
+        except ValueError as err:
+            raise DatasetError(str(err)) from err
+        except Exception as err:  # offline or missing on the Hub
+            raise DatasetError(
+                f"Cannot load {spec} from the Hub ({type(err).__name__}); check your network, or use "
+                "bundled:test, which works offline."
+            ) from err
+        return _from_pairs(spec, pairs)
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or path.exists():
+        return _from_pairs(path.name, read_sts_file(path))
+    raise DatasetError(
+        f"Unknown STS dataset {spec!r}; use one of {', '.join(STS_SPECS)} or a .tsv/.csv/.jsonl file."
+    )
+
+
+def read_sts_file(path: Path) -> list[dict]:
+    """Read a local STS file; scores on 0–1 are rescaled to 0–5."""
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path} is not UTF-8 text; save it as UTF-8.") from err
+    if not text.strip():
+        raise DatasetError(f"{path} is empty; it needs sentence1, sentence2 and score columns.")
+    if path.suffix.lower() in (".jsonl", ".json"):
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path}: line {err.lineno} is not valid JSON.") from err
+    else:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
+    if not rows:
+        raise DatasetError(f"{path} has a header but no pairs.")
+    columns = set(rows[0])
+    score_column = next((name for name in SCORE_COLUMNS if name in columns), None)
+    if not {"sentence1", "sentence2"} <= columns or score_column is None:
+        raise DatasetError(
+            f"{path} needs columns sentence1, sentence2 and score; it has: {', '.join(sorted(columns))}."
+        )
+    try:
+        scores = [float(row[score_column]) for row in rows]
+    except (TypeError, ValueError) as err:
+        raise DatasetError(f"{path}: the {score_column} column must hold numbers.") from err
+    if min(scores) < 0 or max(scores) > 5:
+        raise DatasetError(f"{path}: scores must lie in 0–5 (or 0–1); found {min(scores)} to {max(scores)}.")
+    factor = 5.0 if max(scores) <= 1 else 1.0
+    return [
+        {"sentence1": str(row["sentence1"]), "sentence2": str(row["sentence2"]), "score": score * factor}
+        for row, score in zip(rows, scores, strict=True)
+    ]
+
+
+def _from_pairs(name: str, pairs: list[dict]) -> STSDataset:
+    if not pairs:
+        raise DatasetError(f"{name} has no sentence pairs.")
+    return STSDataset(
+        name=name,
+        sentences1=[p["sentence1"] for p in pairs],
+        sentences2=[p["sentence2"] for p in pairs],
+        scores=[float(p["score"]) for p in pairs],
+    )
+
+
+def load_retrieval_dataset(spec: str, limit: int | None = None) -> RetrievalDataset:
+    """Headlines as queries, bodies as the corpus. ``limit`` keeps the first N pairs."""
+    if spec == "bundled":
+        return _bundled_retrieval(limit)
+    parts = spec.split(":")
+    try:
+        if parts[0] == "cc-news-es" and len(parts) == 2:
+            from datasets import load_dataset
+
+            if parts[1] not in _CC_NEWS_FILES:
+                raise DatasetError(f"cc-news-es has no split {parts[1]!r}; use train, validation or test.")
+            url = f"hf://datasets/LeoCordoba/CC-NEWS-ES-titles/{_CC_NEWS_FILES[parts[1]]}"
+            rows = load_dataset("json", data_files=url, split="train")
+            return _pairs_retrieval(spec, rows["output_text"], rows["text"], limit)
+        if parts[0] == "mlsum" and len(parts) == 3:
+            from datasets import load_dataset
+
+            rows = load_dataset("mteb/mlsum", parts[1], split=parts[2])
+            return _pairs_retrieval(spec, rows["title"], rows["text"], limit)
+    except DatasetError:
+        raise
+    except Exception as err:
+        raise DatasetError(
+            f"Cannot load {spec} from the Hub ({type(err).__name__}); check your network, or use bundled, "
+            "which works offline."
+        ) from err
+    raise DatasetError(f"Unknown retrieval dataset {spec!r}; use one of {', '.join(RETRIEVAL_SPECS)}.")
+
+
+def _bundled_retrieval(limit: int | None) -> RetrievalDataset:
+    """Every bundled headline asks for its own body and for the body of its retelling, if any."""
+    news = load_news()[:limit] if limit else load_news()
+    ids = {item["id"] for item in news}
+    relevant = {item["id"]: {item["id"]} for item in news}
+    for id_a, id_b in load_news_duplicates():
+        if id_a in ids and id_b in ids:
+            relevant[id_a].add(id_b)
+            relevant[id_b].add(id_a)
+    return RetrievalDataset(
+        name="bundled",
+        queries={item["id"]: item["title"] for item in news},
+        corpus={item["id"]: item["body"] for item in news},
+        relevant=relevant,
+    )
+
+
+def _pairs_retrieval(name: str, titles, bodies, limit: int | None) -> RetrievalDataset:
+    titles, bodies = list(titles), list(bodies)
+    if limit:
+        titles, bodies = titles[:limit], bodies[:limit]
+    return RetrievalDataset(
+        name=name,
+        queries={f"q{i}": t for i, t in enumerate(titles)},
+        corpus={f"d{i}": b for i, b in enumerate(bodies)},
+        relevant={f"q{i}": {f"d{i}"} for i in range(len(titles))},
+    )

@@ -1,0 +1,136 @@
+"""Computing functions: STS and retrieval metrics through sentence-transformers' own evaluators.
+
+Nothing here prints or writes files; the CLI and the app decide what to show and keep.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.stats import rankdata
+from sentence_transformers.sentence_transformer.evaluation import (
+    EmbeddingSimilarityEvaluator,
+    InformationRetrievalEvaluator,
+)
+
+from evaluation.datasets import RetrievalDataset, STSDataset
+
+SIMILARITIES = ["cosine", "dot", "euclidean", "manhattan"]
+RETRIEVAL_METRICS = ("mrr@10", "ndcg@10", "recall@1", "recall@5", "recall@10", "map@100")
+
+
+class _RecordingSTSEvaluator(EmbeddingSimilarityEvaluator):
+    """The library's evaluator, keeping the embeddings it computed so that they are not computed twice."""
+
+    def embed_inputs(self, model, sentences, **kwargs):
+        embeddings = super().embed_inputs(model, sentences, **kwargs)
+        self.recorded.append(embeddings)
+        return embeddings
+
+
+def bootstrap_spearman_ci(
+    predicted, gold, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of Spearman's rho, resampling pairs.
+
+    Args:
+        predicted: Model similarities, one per pair.
+        gold: Gold scores, one per pair.
+        n_resamples: Number of bootstrap resamples.
+        seed: Seed of the resampling, so that intervals are reproducible.
+        level: Coverage of the interval.
+
+    Returns:
+        The lower and upper bounds.
+    """
+    predicted, gold = np.asarray(predicted, dtype=float), np.asarray(gold, dtype=float)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
+    rank_p = rankdata(predicted[index], axis=1)
+    rank_g = rankdata(gold[index], axis=1)
+    rank_p -= rank_p.mean(axis=1, keepdims=True)
+    rank_g -= rank_g.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((rank_p**2).sum(axis=1) * (rank_g**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhos = (rank_p * rank_g).sum(axis=1) / denominator
+    rhos = rhos[np.isfinite(rhos)]
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(rhos, tail)), float(np.percentile(rhos, 100 - tail))
+
+
+def evaluate_sts(
+    model, dataset: STSDataset, n_resamples: int = 1000, seed: int = 0, batch_size: int = 32
+) -> dict:
+    """Spearman and Pearson for cosine, dot, Euclidean and Manhattan; a bootstrap CI for cosine Spearman.
+
+    Returns:
+        ``metrics`` (e.g. ``spearman_cosine``), ``ci95`` for ``spearman_cosine``, the per-pair cosine
+        ``predictions`` and ``gold`` scores (0–5), ``n`` and the encoding time.
+    """
+    evaluator = _RecordingSTSEvaluator(
+        dataset.sentences1,
+        dataset.sentences2,
+        [score / 5.0 for score in dataset.scores],
+        batch_size=batch_size,
+        similarity_fn_names=SIMILARITIES,
+        write_csv=False,
+    )
+    evaluator.recorded = []
+    started = time.perf_counter()
+    metrics = evaluator(model)
+    seconds = time.perf_counter() - started
+    embeddings = np.concatenate(evaluator.recorded)
+    n = len(dataset.scores)
+    first, second = embeddings[:n], embeddings[n:]
+    cosine = (first * second).sum(axis=1) / (
+        np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1) + 1e-12
+    )
+    low, high = bootstrap_spearman_ci(cosine, dataset.scores, n_resamples, seed)
+    return {
+        "task": "sts",
+        "metrics": {k: float(v) for k, v in metrics.items() if k.startswith(("spearman_", "pearson_"))},
+        "ci95": [low, high],
+        "predictions": cosine.tolist(),
+        "gold": list(dataset.scores),
+        "n": n,
+        "encode_seconds": seconds,
+        "sentences_per_second": 2 * n / seconds if seconds else None,
+    }
+
+
+def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32) -> dict:
+    """MRR@10, nDCG@10, Recall@1/5/10 and MAP@100 with the model's prompts where it defines them."""
+    document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
+    evaluator = InformationRetrievalEvaluator(
+        queries=dataset.queries,
+        corpus=dataset.corpus,
+        relevant_docs=dataset.relevant,
+        mrr_at_k=[10],
+        ndcg_at_k=[10],
+        accuracy_at_k=[1, 5, 10],
+        precision_recall_at_k=[1, 5, 10],
+        map_at_k=[100],
+        batch_size=batch_size,
+        query_prompt_name="query" if "query" in model.prompts else None,
+        corpus_prompt_name=document_prompt,
+        write_csv=False,
+        score_functions={"cosine": _cosine},
+    )
+    started = time.perf_counter()
+    raw = evaluator(model)
+    seconds = time.perf_counter() - started
+    metrics = {name: float(raw[f"cosine_{name}"]) for name in RETRIEVAL_METRICS}
+    return {
+        "task": "retrieval",
+        "metrics": metrics,
+        "n": len(dataset.queries),
+        "corpus_size": len(dataset.corpus),
+        "encode_seconds": seconds,
+    }
+
+
+def _cosine(a, b):
+    from sentence_transformers.util import cos_sim
+
+    return cos_sim(a, b)

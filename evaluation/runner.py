@@ -1,0 +1,97 @@
+"""Evaluate a model on a dataset, with results cached by (model fingerprint, dataset fingerprint).
+
+The CLI and the app's evaluation tab both go through ``run_sts`` / ``run_retrieval``: a repeated
+evaluation of the same model on the same data is read back instead of recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from importlib import metadata
+
+from core.fingerprint import model_fingerprint
+from core.io import write_file_atomically
+from core.loader import get_model, resolve_spec
+from core.paths import cache_dir
+from evaluation.datasets import RetrievalDataset, STSDataset
+from evaluation.metrics import evaluate_retrieval, evaluate_sts
+
+logger = logging.getLogger(__name__)
+CACHE_VERSION = 1
+
+
+def library_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in ("sentence-transformers", "transformers", "torch")}
+
+
+def _cached(key: dict, compute: Callable[[], dict], use_cache: bool) -> dict:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    path = cache_dir() / "evaluation" / f"{digest}.json"
+    if use_cache and path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) | {"cached": True}
+        except (OSError, json.JSONDecodeError):
+            logger.warning("Ignoring unreadable cached result %s", path)
+    result = compute()
+    text = json.dumps(result, ensure_ascii=False)
+    write_file_atomically(path, lambda handle: handle.write(text))
+    return result | {"cached": False}
+
+
+def _describe(task: str, spec: str, fingerprint: str, dataset, options: dict, compute) -> dict:
+    key = {
+        "v": CACHE_VERSION,
+        "task": task,
+        "model": fingerprint,
+        "dataset": dataset.fingerprint,
+        "options": options,
+        "versions": library_versions(),
+    }
+
+    def full():
+        return compute() | {
+            "model": spec,
+            "model_fingerprint": fingerprint,
+            "dataset": dataset.name,
+            "dataset_fingerprint": dataset.fingerprint,
+            "options": options,
+            "versions": library_versions(),
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+
+    return full, key
+
+
+def run_sts(
+    spec: str | None, dataset: STSDataset, n_resamples: int = 1000, seed: int = 0, use_cache: bool = True
+) -> dict:
+    """STS evaluation record of one model on one dataset (see ``evaluate_sts``), cached."""
+    spec = resolve_spec(spec)
+    options = {"n_resamples": n_resamples, "seed": seed}
+    full, key = _describe(
+        "sts",
+        spec,
+        model_fingerprint(spec),
+        dataset,
+        options,
+        lambda: evaluate_sts(get_model(spec), dataset, n_resamples, seed),
+    )
+    return _cached(key, full, use_cache)
+
+
+def run_retrieval(spec: str | None, dataset: RetrievalDataset, use_cache: bool = True) -> dict:
+    """Retrieval evaluation record of one model on one dataset (see ``evaluate_retrieval``), cached."""
+    spec = resolve_spec(spec)
+    full, key = _describe(
+        "retrieval",
+        spec,
+        model_fingerprint(spec),
+        dataset,
+        {},
+        lambda: evaluate_retrieval(get_model(spec), dataset),
+    )
+    return _cached(key, full, use_cache)

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from core.loader import load_model
+from evaluation.__main__ import main
+from evaluation.datasets import DatasetError, load_retrieval_dataset, load_sts_dataset
+from evaluation.metrics import bootstrap_spearman_ci, evaluate_retrieval, evaluate_sts
+
+
+@pytest.fixture
+def results_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr("evaluation.runner.cache_dir", lambda: tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+def test_evaluator_cosine_spearman_matches_scipy_on_same_embeddings(tiny_model_dir):
+    model = load_model(str(tiny_model_dir), device="cpu")
+    dataset = load_sts_dataset("bundled:test")
+    result = evaluate_sts(model, dataset, n_resamples=200)
+    first = model.encode(dataset.sentences1)
+    second = model.encode(dataset.sentences2)
+    cosine = (first * second).sum(1) / (np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1))
+    expected = spearmanr(cosine, dataset.scores).statistic
+    assert result["metrics"]["spearman_cosine"] == pytest.approx(expected, abs=1e-6)
+    assert np.allclose(result["predictions"], cosine, atol=1e-5)
+    assert set(result["metrics"]) >= {
+        f"{m}_{s}" for m in ("spearman", "pearson") for s in ("cosine", "dot", "euclidean", "manhattan")
+    }
+    low, high = result["ci95"]
+    assert low <= result["metrics"]["spearman_cosine"] <= high
+
+
+def test_bootstrap_ci_is_seeded_and_shrinks_with_more_pairs():
+    rng = np.random.default_rng(1)
+    gold = rng.uniform(0, 5, 2000)
+    predicted = gold + rng.normal(0, 1.5, 2000)
+    assert bootstrap_spearman_ci(predicted[:100], gold[:100], seed=3) == bootstrap_spearman_ci(
+        predicted[:100], gold[:100], seed=3
+    )
+    small = bootstrap_spearman_ci(predicted[:100], gold[:100])
+    large = bootstrap_spearman_ci(predicted, gold)
+    assert small[1] - small[0] > large[1] - large[0]
+    point = spearmanr(predicted, gold).statistic
+    assert large[0] < point < large[1]
+
+
+def test_local_file_scores_on_unit_scale_are_rescaled(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text(
+        "sentence1\tsentence2\tscore\nUna casa\tUn hogar\t0.9\nUn gato\tUn coche\t0.1\n", encoding="utf-8"
+    )
+    dataset = load_sts_dataset(str(path))
+    assert dataset.scores == pytest.approx([4.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.tsv", "", "is empty"),
+        ("cols.csv", "a,b,c\n1,2,3\n", "needs columns sentence1, sentence2 and score"),
+        ("range.jsonl", '{"sentence1": "a", "sentence2": "b", "score": 7}\n', "scores must lie in 0–5"),
+        ("header.csv", "sentence1,sentence2,score\n", "no pairs"),
+    ],
+)
+def test_bad_sts_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetError, match=message):
+        load_sts_dataset(str(path))
+
+
+def test_unknown_and_offline_datasets():
+    with pytest.raises(DatasetError, match="Unknown STS dataset 'stsb'"):
+        load_sts_dataset("stsb")
+    with pytest.raises(DatasetError, match="use bundled:test, which works offline"):
+        load_sts_dataset("stsb_multi_mt:es:test")
+    with pytest.raises(DatasetError, match="Unknown retrieval dataset"):
+        load_retrieval_dataset("bundle")
+
+
+def test_bundled_retrieval_counts_retellings_as_relevant(tiny_model_dir):
+    dataset = load_retrieval_dataset("bundled")
+    assert len(dataset.queries) == len(dataset.corpus) == 570
+    assert sum(len(docs) == 2 for docs in dataset.relevant.values()) == 100  # 50 pairs, both ways
+    small = load_retrieval_dataset("bundled", limit=40)
+    result = evaluate_retrieval(load_model(str(tiny_model_dir), device="cpu"), small)
+    assert set(result["metrics"]) == {"mrr@10", "ndcg@10", "recall@1", "recall@5", "recall@10", "map@100"}
+    assert all(0 <= v <= 1 for v in result["metrics"].values()) and result["n"] == 40
+
+
+def test_cli_compares_models_writes_outputs_and_caches(tiny_model_dir, tmp_path, results_cache, capsys):
+    other = tmp_path / "other-model"
+    import shutil
+
+    shutil.copytree(tiny_model_dir, other)
+    output = tmp_path / "results"
+    argv = ["sts", "--model", str(tiny_model_dir), "--model", str(other), "--dataset", "bundled:test"]
+    assert main([*argv, "--output", str(output), "--bootstrap", "200"]) == 0
+    table = capsys.readouterr().out
+    assert table.count("| bundled:test |") == 2 and "| no |" in table
+    records = json.loads((output / "results.json").read_text())
+    assert len(records) == 2 and records[0]["model_fingerprint"] == records[1]["model_fingerprint"]
+    assert {"spearman_cosine", "pearson_manhattan"} <= set(records[0]["metrics"])
+    assert records[0]["versions"]["sentence-transformers"] and records[0]["date"]
+    header = (output / "results.csv").read_text().splitlines()[0]
+    assert "spearman_cosine_ci95_low" in header and "dataset_fingerprint" in header
+    html = (output / "report.html").read_text()
+    assert "Predicted vs gold" in html and "plotly" in html
+    assert main([*argv, "--bootstrap", "200"]) == 0
+    assert capsys.readouterr().out.count("| yes |") == 2
+    assert main([*argv, "--bootstrap", "200", "--no-cache"]) == 0
+    assert capsys.readouterr().out.count("| no |") == 2
+
+
+def test_cli_bad_model_and_dataset_are_one_line(tmp_path, results_cache, capsys):
+    assert main(["sts", "--model", str(tmp_path), "--dataset", "bundled:test"]) == 2
+    err = capsys.readouterr().err
+    assert "not a model folder" in err and err.count("\n") == 1
+    assert main(["retrieval", "--model", "no-org/no-model", "--dataset", "bundled"]) == 2
+    assert "builtin:multilingual-e5-small" in capsys.readouterr().err
+    assert main(["sts", "--dataset", "nonsense"]) == 2
+    assert "Unknown STS dataset" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_builtin_model_on_bundled_sts_and_retrieval(results_cache):
+    from evaluation.runner import run_retrieval, run_sts
+
+    sts = run_sts("builtin:multilingual-e5-small", load_sts_dataset("bundled:test"), n_resamples=200)
+    assert 0.7 < sts["metrics"]["spearman_cosine"] < 0.95
+    retrieval = run_retrieval("builtin:multilingual-e5-small", load_retrieval_dataset("bundled", limit=120))
+    assert retrieval["metrics"]["mrr@10"] > 0.9
