@@ -45,3 +45,26 @@ def describe_similarity(score: float) -> str:
     if score >= 0.7:
         return "Relacionadas: hablan de un tema cercano."
     return "Distintas: tratan de cosas diferentes."
+
+
+def rank_candidates(model, sentence: str, candidates: Sequence[str]) -> list[tuple[str, float]]:
+    """Candidates sorted by cosine similarity to ``sentence``, most similar first."""
+    from sentence_transformers.util import cos_sim
+
+    query = model.encode([sentence], convert_to_tensor=True)
+    others = model.encode(list(candidates), convert_to_tensor=True)
+    scores = cos_sim(query, others)[0].tolist()
+    return sorted(zip(candidates, scores, strict=True), key=lambda pair: -pair[1])
+
+
+def similarity_matrix(model, sentences: Sequence[str]):
+    """Pairwise cosine similarities of ``sentences`` as a numpy matrix."""
+    from sentence_transformers.util import cos_sim
+
+    embeddings = model.encode(list(sentences), convert_to_tensor=True)
+    return cos_sim(embeddings, embeddings).cpu().numpy()
+
+
+def token_count(model, text: str) -> int:
+    """Tokens the model would see for ``text`` before truncation (prompt not counted)."""
+    return len(model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,32 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("WORKBENCH_CACHE", str(cache))
     return cache
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served_app(_tiny_model_master, tmp_path_factory):
+    """The app on the tiny model and the bundled corpus, with its own cache folder."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("MODEL_ID", str(_tiny_model_master))
+    monkeypatch.delenv("MODELS", raising=False)
+    monkeypatch.delenv("CORPUS", raising=False)
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path_factory.mktemp("app-cache")))
+    import app
+
+    app.default_corpus.cache_clear()
+    demo = app.build_demo()
+    port = _free_port()
+    demo.launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="10mb"
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+        monkeypatch.undo()

@@ -1,0 +1,90 @@
+"""The cluster map: UMAP projections (cached on disk), KMeans / HDBSCAN clusters, c-TF-IDF labels."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+
+import numpy as np
+
+from core.io import write_file_atomically
+from core.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+_MEMORY: dict[str, np.ndarray] = {}
+# Frequent Spanish function words, left out of cluster labels.
+SPANISH_STOPWORDS = frozenset(
+    """a al algo algunas algunos ante antes aquel aquella aquellos as así aun aunque bajo bien cada
+    casi como con contra cual cuales cuando cuya de del desde donde dos durante e el ella ellas
+    ellos en entre era eran es esa esas ese eso esos esta estaba estaban están este esto estos fue
+    fueron ha había han hasta hay la las le les lo los más me mientras mismo muy ni no nos o otra
+    otras otro otros para pero poco por porque que quien se sea según ser si sido sin sobre son su
+    sus también tanto te tiene tienen todo todos tras tres un una uno unos y ya año años ayer hoy
+    mil millones cerca parte pasado pasada primer primera nuevo nueva será dijo""".split()  # noqa: SIM905
+)
+_WORD = re.compile(r"[a-záéíóúüñ]{3,}")
+
+
+def umap_projection(embeddings: np.ndarray, key: str, dimensions: int = 2, seed: int = 42) -> np.ndarray:
+    """UMAP of ``embeddings`` (cosine metric) into 2 or 3 dimensions, cached under ``key``."""
+    name = f"{key}-{dimensions}d"
+    if name in _MEMORY:
+        return _MEMORY[name]
+    path = cache_dir() / "umap" / f"{name}.npy"
+    if path.is_file():
+        _MEMORY[name] = np.load(path)
+        return _MEMORY[name]
+    import umap
+
+    neighbours = max(2, min(15, len(embeddings) - 1))
+    reducer = umap.UMAP(n_components=dimensions, n_neighbors=neighbours, metric="cosine", random_state=seed)
+    points = reducer.fit_transform(embeddings).astype(np.float32)
+    write_file_atomically(path, lambda handle: np.save(handle, points), binary=True)
+    _MEMORY[name] = points
+    return points
+
+
+def place_on_map(
+    embedding: np.ndarray, embeddings: np.ndarray, points: np.ndarray, k: int = 10
+) -> np.ndarray:
+    """Where a new sentence lands: the similarity-weighted mean of its nearest neighbours' map positions."""
+    scores = embeddings @ embedding
+    nearest = np.argsort(-scores)[: min(k, len(scores))]
+    weights = np.clip(scores[nearest], 1e-6, None) ** 4
+    return (points[nearest] * weights[:, None]).sum(axis=0) / weights.sum()
+
+
+def kmeans_labels(embeddings: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    k = max(2, min(k, len(embeddings)))
+    return KMeans(n_clusters=k, random_state=seed, n_init=4).fit_predict(embeddings)
+
+
+def hdbscan_labels(embeddings: np.ndarray, min_cluster_size: int = 8) -> np.ndarray:
+    """Density clusters; -1 marks noise."""
+    from sklearn.cluster import HDBSCAN
+
+    return HDBSCAN(
+        min_cluster_size=max(2, min_cluster_size, len(embeddings) // 50), metric="cosine"
+    ).fit_predict(embeddings)
+
+
+def ctfidf_labels(texts: list[str], labels, top_n: int = 3) -> dict[int, str]:
+    """Label each cluster with its most distinctive words (class-based TF-IDF, as in BERTopic)."""
+    counts: dict[int, Counter] = {}
+    for text, label in zip(texts, labels, strict=True):
+        words = [w for w in _WORD.findall(text.lower()) if w not in SPANISH_STOPWORDS]
+        counts.setdefault(int(label), Counter()).update(words)
+    total_per_word = Counter()
+    for counter in counts.values():
+        total_per_word.update(counter)
+    average_words = sum(total_per_word.values()) / max(1, len(counts))
+    names = {}
+    for label, counter in counts.items():
+        size = sum(counter.values()) or 1
+        scores = {w: (c / size) * np.log(1 + average_words / total_per_word[w]) for w, c in counter.items()}
+        best = sorted(scores, key=lambda w: -scores[w])[:top_n]
+        names[label] = "ruido" if label == -1 else " · ".join(best)
+    return names

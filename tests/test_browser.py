@@ -1,0 +1,75 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, with screenshots as artifacts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from core.paths import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip("Chromium is not installed (`.ci/run` installs it)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def page(served_app):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(served_app)
+        page.get_by_text("Embeddings de frases en español").wait_for(timeout=60_000)
+        yield page
+        browser.close()
+
+
+def test_similarity_in_the_browser(page):
+    page.locator("#sentence-a textarea").fill("El Gobierno aprueba los presupuestos")
+    page.locator("#sentence-b textarea").fill("El Gobierno aprueba los presupuestos")
+    page.locator("#compare").click()
+    reading = page.locator("#reading textarea")
+    page.wait_for_function(
+        "() => document.querySelector('#reading textarea').value.length > 0", timeout=60_000
+    )
+    assert reading.input_value().startswith("Casi lo mismo")
+    assert float(page.locator("#score input").input_value()) == pytest.approx(1.0, abs=1e-3)
+    page.screenshot(path=str(ARTIFACTS / "similarity.png"), full_page=True)
+
+
+def test_search_in_the_browser(page):
+    page.get_by_role("tab", name="Búsqueda semántica").click()
+    page.locator("#query textarea").fill("incendios forestales y sequía")
+    page.locator("#search").click()
+    scores = page.locator("#results").get_by_text(re.compile(r"^-?[01]\.\d{4}$"))
+    scores.nth(4).wait_for(timeout=60_000)
+    assert scores.count() == 5  # k = 5 results, each with its cosine score
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("tab", "button", "expect"),
+    [
+        ("Mapa de clusters", "Dibujar mapa", "#cluster-plot .js-plotly-plot"),
+        ("Duplicados", "Buscar duplicados", "#duplicates-summary >> text=pares con similitud"),
+        ("Evaluación", "Evaluar", "#evaluation-table >> text=bundled:test"),
+        ("Acerca de", None, "#about >> text=Corpus"),
+    ],
+)
+def test_every_tab_renders(page, tab, button, expect):
+    page.get_by_role("tab", name=tab).click()
+    if button:
+        page.get_by_role("button", name=button).click()
+    page.locator(expect).first.wait_for(timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / f"tab-{tab.split()[0].lower()}.png"), full_page=True)
