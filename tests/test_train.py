@@ -282,3 +282,85 @@ def test_ready_configs_parse(tmp_path):
     bertin = parse_train_args(["--config", str(gpu_recipe), "--bf16", "false"])  # bf16 needs a GPU
     assert bertin[0].model_name_or_path == "bertin-project/bertin-roberta-base-spanish"
     assert bertin[1].prepared_data == "data/cc-news-es" and bertin[2].loss == "mnrl"
+
+
+def test_sagemaker_script_mode_puts_everything_where_sagemaker_expects(_tiny_model_master, tmp_path):
+    """`python -m trainer train` inside a SageMaker container: paths come from the SM_* variables."""
+    from datasets import DatasetDict
+
+    from trainer.prepare import PrepareArguments, prepare, save_prepared
+
+    splits, stats = prepare(PrepareArguments(tokenizer=str(_tiny_model_master)))
+    train_channel = save_prepared(splits, stats, tmp_path / "input" / "train")
+    test_only = DatasetDict(test=splits["test"].select(range(20)))
+    test_channel = save_prepared(test_only, stats, tmp_path / "input" / "test")
+    sm = {
+        "SM_TRAINING_ENV": "{}",
+        "SM_MODEL_DIR": str(tmp_path / "model"),
+        "SM_CHANNEL_TRAIN": str(train_channel),
+        "SM_CHANNEL_TEST": str(test_channel),
+        "SM_OUTPUT_DATA_DIR": str(tmp_path / "output" / "data"),
+    }
+    # hyperparameters arrive as CLI flags; the launcher sets --output_dir to the checkpoint folder
+    flags = _flags(_tiny_model_master, tmp_path / "checkpoints", "--max_train_samples", "48")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **sm}
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", *flags],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "model" / "modules.json").is_file()  # packed by SageMaker into model.tar.gz
+    assert (tmp_path / "model" / "metrics.json").is_file()
+    assert not (tmp_path / "checkpoints" / "final").exists()
+    assert list((tmp_path / "checkpoints").glob("checkpoint-*"))
+    assert {p.name for p in (tmp_path / "output" / "data").iterdir()} == {"metrics.json", "run.json"}
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    run = json.loads((tmp_path / "output" / "data" / "run.json").read_text())
+    assert run["data"]["test"] == 20 and run["config"]["prepared_data"] == str(train_channel)
+    assert "retrieval-test_cosine_mrr@10" in metrics["test"]
+
+
+def test_sagemaker_defaults_without_flags(monkeypatch):
+    monkeypatch.setenv("SM_TRAINING_ENV", "{}")
+    monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
+    _, data_args, _, run_args, training_args = parse_train_args([])
+    assert training_args.output_dir == "/opt/ml/checkpoints"
+    assert data_args.prepared_data == "/opt/ml/input/data/train" and run_args.model_dir == "/opt/ml/model"
+
+
+def test_two_process_gloo_training_saves_once(_tiny_model_master, tmp_path):
+    """torchrun with 2 CPU processes (gloo): DDP training, in-batch negatives gathered across processes."""
+    output = tmp_path / "ddp"
+    flags = _flags(
+        _tiny_model_master, output, "--ddp_backend", "gloo", "--gather_across_devices", "true",
+        "--per_device_train_batch_size", "8", "--evaluate_before_training", "false",
+    )  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "trainer",
+        "train",
+        *flags,
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = json.loads((output / "run.json").read_text())
+    assert run["world_size"] == 2 and run["status"] == "finished"
+    assert run["global_step"] == 6  # 96 pairs / (8 per device x 2 devices)
+    assert len(list(tmp_path.rglob("metrics.json"))) == 2  # output_dir and inside final/
+    assert len(list(tmp_path.rglob("modules.json"))) == len(list(output.glob("checkpoint-*"))) + 1
+    summaries = [line for line in done.stdout.splitlines() if line.startswith("Finished in")]
+    assert len(summaries) == 1
+    test_lines = [
+        line for line in done.stdout.splitlines() if line.startswith("metric: test_sts-test_spearman_cosine=")
+    ]
+    assert len(test_lines) == 1  # metric lines come from the main process only

@@ -7,6 +7,7 @@ the file. Unknown flags and unknown config keys are errors.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,18 @@ LOSSES = ("mnrl", "cached-mnrl", "cosent")
 POOLING_MODES = ("mean", "cls", "max")
 STS_SOURCES = ("auto", "hub", "bundled")
 PRIMARY_METRIC = "eval_sts-dev_spearman_cosine"
+SAGEMAKER_CHECKPOINTS = (
+    "/opt/ml/checkpoints"  # synced to checkpoint_s3_uri, restored after a spot interruption
+)
+
+
+def in_sagemaker() -> bool:
+    """True inside a SageMaker training container (it sets SM_TRAINING_ENV and SM_MODEL_DIR)."""
+    return "SM_TRAINING_ENV" in os.environ or "SM_MODEL_DIR" in os.environ
+
+
+def _env(name: str):
+    return lambda: os.environ.get(name)
 
 
 class ConfigError(ValueError):
@@ -56,10 +69,17 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     prepared_data: str | None = field(
-        default=None,
+        default_factory=_env("SM_CHANNEL_TRAIN"),
         metadata={
-            "help": "Folder written by `python -m trainer prepare` (default: the bundled news corpus, "
-            "prepared into <output_dir>/data)."
+            "help": "Folder written by `python -m trainer prepare` (default: $SM_CHANNEL_TRAIN, else the "
+            "bundled news corpus prepared into <output_dir>/data)."
+        },
+    )
+    test_data: str | None = field(
+        default_factory=_env("SM_CHANNEL_TEST"),
+        metadata={
+            "help": "A prepared folder whose test split (or whole dataset) replaces the test split "
+            "(default: $SM_CHANNEL_TEST)."
         },
     )
     sts_source: str = field(
@@ -143,6 +163,17 @@ class RunArguments:
         default=False,
         metadata={"help": "Start afresh in an output folder that holds files, deleting its checkpoints."},
     )
+    model_dir: str | None = field(
+        default_factory=_env("SM_MODEL_DIR"),
+        metadata={
+            "help": "Where the final model goes (default: $SM_MODEL_DIR, which SageMaker packs into "
+            "model.tar.gz; else <output_dir>/final)."
+        },
+    )
+    output_data_dir: str | None = field(
+        default_factory=_env("SM_OUTPUT_DATA_DIR"),
+        metadata={"help": "Also copy metrics.json and run.json here (default: $SM_OUTPUT_DATA_DIR)."},
+    )
     evaluate_before_training: bool = field(
         default=True,
         metadata={"help": "Evaluate the untrained model on the test split first, as a baseline."},
@@ -154,7 +185,11 @@ class TrainingArguments(SentenceTransformerTrainingArguments):
     """The library's training arguments with defaults for this project."""
 
     output_dir: str | None = field(
-        default="runs/default", metadata={"help": "Where checkpoints, final/, metrics.json and run.json go."}
+        default_factory=lambda: SAGEMAKER_CHECKPOINTS if in_sagemaker() else "runs/default",
+        metadata={
+            "help": "Where checkpoints, final/, metrics.json and run.json go (in SageMaker: "
+            f"{SAGEMAKER_CHECKPOINTS}, synced to S3 so that a spot interruption resumes)."
+        },
     )
     num_train_epochs: float = field(default=1.0, metadata={"help": "Passes over the training pairs."})
     per_device_train_batch_size: int = field(

@@ -66,6 +66,9 @@ def load_training_data(data_args, model_spec: str, output_dir: Path, is_main: bo
         )
     if len(splits["train"]) == 0:
         raise PrepareError(f"{folder} has an empty train split; prepare more data.")
+    if data_args.test_data:
+        test = load_from_disk(data_args.test_data)
+        splits["test"] = test["test"] if hasattr(test, "keys") else test
     if data_args.max_train_samples and len(splits["train"]) > data_args.max_train_samples:
         splits["train"] = splits["train"].select(range(data_args.max_train_samples))
     return splits
@@ -166,11 +169,33 @@ def evaluate(evaluator, model) -> dict[str, float]:
     return {k: float(v) for k, v in evaluator(model).items() if isinstance(v, int | float)}
 
 
+# 6. Trainer ----------------------------------------------------------------------------------------
+def _trainer_class():
+    from sentence_transformers import SentenceTransformerTrainer
+
+    class Trainer(SentenceTransformerTrainer):
+        """Shares rank 0's evaluator metrics with every rank, so that all agree on the best checkpoint.
+
+        Only rank 0 runs the evaluator; the library's broadcast goes through accelerate, which does not
+        see a process group that the trainer started itself (torchrun with the gloo backend on CPUs).
+        """
+
+        def evaluation_loop(self, *args, **kwargs):
+            output = super().evaluation_loop(*args, **kwargs)
+            import torch.distributed as dist
+
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                shared = [output.metrics]
+                dist.broadcast_object_list(shared, src=0)
+                output.metrics.update(shared[0])
+            return output
+
+    return Trainer
+
+
 # The run -------------------------------------------------------------------------------------------
 def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     """Run every step; returns the run record (also written to ``<output_dir>/run.json``)."""
-    from sentence_transformers import SentenceTransformerTrainer
-
     started = time.time()
     output_dir = Path(training_args.output_dir)
     is_main = training_args.process_index == 0
@@ -199,6 +224,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         "config": _config(model_args, data_args, loss_args, run_args, training_args),
         "versions": library_versions(),
         "resumed_from": str(resume) if resume else None,
+        "world_size": training_args.world_size,
     }
     # 6. Baseline on the test split, before any training (kept from the first attempt when resuming).
     baseline = previous.get("baseline_metrics")
@@ -212,7 +238,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     training_args.project = run_args.experiment
     if training_args.device.type == "cpu":
         training_args.dataloader_pin_memory = False  # nothing to pin to; avoids a warning per epoch
-    trainer = SentenceTransformerTrainer(
+    trainer = _trainer_class()(
         model=model,
         args=training_args,
         train_dataset=splits["train"],
@@ -228,9 +254,10 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         test_metrics = {f"test_{k}": v for k, v in metrics.items()}
         print_metric_lines(test_metrics, trainer.state.global_step, trainer.state.epoch)
         _log_final_to_trackio(training_args, test_metrics, trainer.state.global_step, record["config"])
-    # 9. Save final/ atomically, then the metrics and the record.
+    # 9. Save the final model atomically, then the metrics and the record.
+    final_dir = Path(run_args.model_dir) if run_args.model_dir else output_dir / "final"
     if trainer.is_world_process_zero():
-        save_dir_atomically(model.save_pretrained, output_dir / "final")
+        save_dir_atomically(model.save_pretrained, final_dir)
         summary = {
             "test": metrics,
             "baseline_test": baseline,
@@ -241,24 +268,29 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "train_runtime_s": train_result.metrics.get("train_runtime"),
         }
         text = json.dumps(summary, indent=2)
-        write_file_atomically(output_dir / "metrics.json", lambda handle: handle.write(text))
+        # metrics.json also travels inside the model folder (model.tar.gz), where `push` reads it.
+        extra = [Path(run_args.output_data_dir)] if run_args.output_data_dir else []
+        for folder in [output_dir, final_dir, *extra]:
+            write_file_atomically(folder / "metrics.json", lambda handle: handle.write(text))
         record |= {
             "status": "finished",
             "metrics": metrics,
             "global_step": trainer.state.global_step,
             "best_checkpoint": trainer.state.best_model_checkpoint,
+            "final_model": str(final_dir),
             "seconds": round(time.time() - started, 1),
         }
-        write_run_record(output_dir, record)
+        for folder in [output_dir, *extra]:
+            write_run_record(folder, record)
     _wait_for_everyone()
     return record
 
 
-def format_summary(record: dict, output_dir: Path) -> str:
+def format_summary(record: dict) -> str:
     metrics, baseline = record.get("metrics", {}), record.get("baseline_metrics") or {}
     lines = [
         f"Finished in {record['seconds'] / 60:.1f} min, {record['global_step']} steps.",
-        f"Model: {output_dir / 'final'}",
+        f"Model: {record['final_model']}",
     ]
     for key, label in (
         ("sts-test_spearman_cosine", "STS test Spearman"),
@@ -282,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if record.get("status") == "finished":
-        print(format_summary(record, Path(args[-1].output_dir)))
+        print(format_summary(record))
     return 0
 
 
