@@ -280,7 +280,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "final_model": str(final_dir),
             "seconds": round(time.time() - started, 1),
         }
-        for folder in [output_dir, *extra]:
+        for folder in [output_dir, final_dir, *extra]:  # the model carries its own record (for `push`)
             write_run_record(folder, record)
     _wait_for_everyone()
     return record

@@ -1,0 +1,186 @@
+"""SageMaker launcher (dry run) and Hub push: everything up to the AWS / Hub call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from core.paths import PROJECT_ROOT
+from trainer.push import main as push_main
+from trainer.push import model_card
+from trainer.sagemaker import METRICS
+from trainer.sagemaker import main as sagemaker_main
+
+
+@pytest.fixture(scope="module")
+def trained(_tiny_model_master, tmp_path_factory):
+    """A real (tiny) training run through the CLI: its output folder and everything it printed."""
+    output = tmp_path_factory.mktemp("delivery") / "run"
+    flags = [
+        "--model_name_or_path", str(_tiny_model_master), "--output_dir", str(output), "--report_to", "none",
+        "--max_train_samples", "96", "--eval_steps", "3", "--save_steps", "3", "--logging_steps", "1",
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", *flags],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return output, done.stdout
+
+
+def _dry_run(capsys, *args) -> dict:
+    assert sagemaker_main(["--dry-run", *args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_metric_definitions_match_real_metric_lines(trained, capsys):
+    _, stdout = trained
+    config = _dry_run(capsys)
+    for definition in config["metric_definitions"]:
+        values = re.findall(definition["regex"], stdout)
+        assert values, f"{definition['name']} matched no line"
+        assert all(float(v) == float(v) for v in values)
+    assert len(config["metric_definitions"]) == len(METRICS)
+    eval_values = re.findall(config["metric_definitions"][3]["regex"], stdout)
+    assert len(eval_values) == 2  # evaluated at steps 3 and 6, one line each
+
+
+def test_dry_run_prints_a_complete_job(capsys):
+    config = _dry_run(
+        capsys, "--role", "arn:aws:iam::123456789012:role/SageMaker", "--train_s3", "s3://bucket/prepared",
+        "--test_s3", "s3://bucket/test", "--checkpoint_s3_uri", "s3://bucket/ckpt", "--spot",
+        "--instance_count", "2", "--nproc_per_node", "4",
+        "--", "--config", "trainer/configs/bertin-cc-news.yaml", "--num_train_epochs", "2", "--bf16",
+    )  # fmt: skip
+    assert config["source_code"]["entry_script"] == "trainer/sagemaker_entry.py"
+    assert ".venv" in config["source_code"]["ignore_patterns"]
+    assert config["compute"] == {
+        "instance_type": "ml.g5.2xlarge",
+        "instance_count": 2,
+        "enable_managed_spot_training": True,
+    }
+    assert config["distributed"] == {"type": "torchrun", "process_count_per_node": 4}
+    assert config["checkpoint_config"] == {"s3_uri": "s3://bucket/ckpt", "local_path": "/opt/ml/checkpoints"}
+    assert (
+        config["stopping_condition"]["max_wait_time_in_seconds"]
+        == 2 * config["stopping_condition"]["max_runtime_in_seconds"]
+    )
+    assert [c["channel_name"] for c in config["input_data"]] == ["train", "test"]
+    assert config["hyperparameters"] == {
+        "config": "trainer/configs/bertin-cc-news.yaml", "num_train_epochs": "2", "bf16": "true",
+        "output_dir": "/opt/ml/checkpoints", "prepared_data": "/opt/ml/input/data/train",
+        "test_data": "/opt/ml/input/data/test",
+    }  # fmt: skip
+    assert config["role"].endswith("role/SageMaker")
+
+
+def test_entry_script_accepts_the_hyperparameters_as_flags():
+    from trainer.arguments import parse_train_args
+
+    command = [sys.executable, "-m", "trainer", "sagemaker", "--dry-run", "--train_s3", "s3://b/p"]
+    done = subprocess.run(
+        [*command, "--", "--loss", "cosent"], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    config = json.loads(done.stdout)
+    flags = [part for key, value in config["hyperparameters"].items() for part in (f"--{key}", value)]
+    _, data_args, loss_args, _, training_args = parse_train_args(flags)
+    assert loss_args.loss == "cosent" and training_args.output_dir == "/opt/ml/checkpoints"
+    assert data_args.prepared_data == "/opt/ml/input/data/train"
+    assert (PROJECT_ROOT / config["source_code"]["entry_script"]).is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--spot"], "--spot needs --checkpoint_s3_uri"), (["--", "oops"], "Unexpected training argument")],
+)
+def test_launcher_bad_input(args, message, capsys):
+    assert sagemaker_main(["--dry-run", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_launch_without_role_or_data_stops_before_aws(capsys, monkeypatch):
+    monkeypatch.delenv("SAGEMAKER_ROLE", raising=False)
+    assert sagemaker_main(["--train_s3", "s3://b/p"]) == 2
+    assert "--role is required" in capsys.readouterr().err
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_push_dry_run_shows_card_and_files_from_folder(trained, capsys, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    output, _ = trained
+    before = {p.name: _digest(p) for p in (output / "final").iterdir() if p.is_file()}
+    assert push_main(["--dry-run", "--model", str(output / "final"), "--repo_id", "my-org/tiny-es"]) == 0
+    shown = capsys.readouterr().out
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert "language:\n- es" in shown and "library_name: sentence-transformers" in shown
+    assert f"{metrics['test']['sts-test_spearman_cosine']:.4f}" in shown
+    assert f"{metrics['baseline_test']['retrieval-test_cosine_mrr@10']:.4f}" in shown
+    assert "paraphrase-multilingual-mpnet-base-v2 | 0.8461" in shown
+    assert 'SentenceTransformer("my-org/tiny-es")' in shown and "| loss | mnrl |" in shown
+    assert "Would upload" in shown and "model.safetensors" in shown and "README.md" in shown
+    assert "optimizer.pt" not in shown
+    assert {p.name: _digest(p) for p in (output / "final").iterdir() if p.is_file()} == before  # untouched
+
+
+def test_push_dry_run_from_sagemaker_tar(trained, tmp_path, capsys, isolated_cache):
+    output, _ = trained
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(output / "final", arcname=".")
+    digest = _digest(archive)
+    assert push_main(["--dry-run", "--model", str(archive), "--repo_id", "org/name"]) == 0
+    shown = capsys.readouterr().out
+    assert "STS Spearman (cosine)" in shown and "modules.json" in shown
+    assert _digest(archive) == digest
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--repo_id", "just-a-name"], {}, "must look like org/name"),
+        (["--repo_id", "org/name"], {"HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
+        (
+            ["--repo_id", "org/name"],
+            {"HF_HUB_OFFLINE": "0", "HF_TOKEN": "", "HF_HOME": "/nonexistent"},
+            "No Hub token",
+        ),
+    ],
+)
+def test_push_refuses_before_uploading(trained, capsys, monkeypatch, args, env, message):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    output, _ = trained
+    assert push_main(["--model", str(output / "final"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_push_refuses_models_that_do_not_load(tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    assert push_main(["--dry-run", "--model", str(broken), "--repo_id", "org/name"]) == 2
+    assert "does not load" in capsys.readouterr().err
+    corrupt = tmp_path / "model.tar.gz"
+    corrupt.write_bytes(b"\x1f\x8bnot a tar")
+    assert push_main(["--dry-run", "--model", str(corrupt), "--repo_id", "org/name"]) == 2
+    assert "not a readable tar archive" in capsys.readouterr().err
+
+
+def test_model_card_without_metrics_says_so():
+    card = model_card("org/name", {}, {}, {}, 384, "mit")
+    assert "No `metrics.json` was found" in card and "The model needs no prompts." in card

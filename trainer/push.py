@@ -1,0 +1,258 @@
+"""``python -m trainer push``: publish a trained model to the Hugging Face Hub with a model card.
+
+The model (a folder or a SageMaker ``model.tar.gz``) is copied to a staging folder, checked to load and
+encode, given a model card built from its ``metrics.json`` / ``run.json``, and uploaded in one commit.
+The local model is never modified. ``--dry-run`` shows the card and the files and uploads nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from core.loader import ModelLoadError, load_model, model_path
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Cosine Spearman on stsb_multi_mt es test as published by the models' authors (not measured here).
+REFERENCE_SCORES = {
+    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 0.8461,
+    "intfloat/multilingual-e5-large-instruct": 0.8615,
+    "BAAI/bge-m3": 0.8247,
+    "hiiamsid/sentence_similarity_spanish_es": 0.8233,
+    "intfloat/multilingual-e5-base": 0.8175,
+    "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2": 0.8110,
+    "intfloat/multilingual-e5-small": 0.8074,
+}
+_BASE_MODEL_IDS = {"builtin:multilingual-e5-small": "intfloat/multilingual-e5-small"}
+
+
+class PushError(ValueError):
+    """Something that must be fixed before anything is uploaded; the message says what."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer push", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="model folder (e.g. runs/demo/final) or model.tar.gz")
+    parser.add_argument("--repo_id", required=True, help="Hub repository, as org/name or user/name")
+    parser.add_argument("--private", action="store_true", help="create the repository as private")
+    parser.add_argument("--token", default=None, help="Hub token (default: $HF_TOKEN or `hf auth login`)")
+    parser.add_argument("--license", default="mit", help="license of the model card (default: mit)")
+    parser.add_argument("--dry-run", action="store_true", help="show the card and the files; upload nothing")
+    return parser
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def training_summary(folder: Path) -> tuple[dict, dict]:
+    """``metrics.json`` and ``run.json`` of the model: inside the folder, else beside it (runs/x/final)."""
+    for place in (folder, folder.parent):
+        metrics = _read_json(place / "metrics.json")
+        if metrics:
+            return metrics, _read_json(place / "run.json")
+    return {}, {}
+
+
+def model_card(repo_id: str, metrics: dict, run: dict, prompts: dict, dimension: int, license_id: str) -> str:
+    """A Hub model card: front matter, usage with the prompts, training details, and results."""
+    config = run.get("config", {})
+    base = _BASE_MODEL_IDS.get(run.get("model", ""), run.get("model") or "unknown")
+    datasets = ["PhilipMay/stsb_multi_mt"]
+    if "cc-news" in str(config.get("prepared_data", "")).lower():
+        datasets.insert(0, "LeoCordoba/CC-NEWS-ES-titles")
+    front = [
+        "---",
+        "language:\n- es",
+        f"license: {license_id}",
+        "library_name: sentence-transformers",
+        "pipeline_tag: sentence-similarity",
+        "tags:\n- sentence-transformers\n- sentence-similarity\n- feature-extraction\n- spanish\n- news",
+        f"base_model: {base}" if "/" in base else "",
+        "datasets:\n" + "\n".join(f"- {d}" for d in datasets),
+        "---",
+    ]
+    query, document = prompts.get("query"), prompts.get("document") or prompts.get("passage")
+    usage = [
+        "from sentence_transformers import SentenceTransformer",
+        "",
+        f'model = SentenceTransformer("{repo_id}")',
+        'queries = model.encode_query(["¿Qué aprobó el Gobierno?"])',
+        'docs = model.encode_document(["El Ejecutivo da luz verde a las cuentas públicas de 2026."])',
+        "print(model.similarity(queries, docs))",
+    ]
+    prompt_note = (
+        f"The model uses prompts: `{query}` for queries and `{document}` for documents; `encode_query` and "
+        "`encode_document` add them for you (plain `encode` uses the query prompt)."
+        if query
+        else "The model needs no prompts."
+    )
+    lines = [line for line in front if line]
+    lines += [
+        "",
+        f"# {repo_id.split('/')[-1]}",
+        "",
+        f"A Spanish sentence-embedding model ({dimension} dimensions) fine-tuned from `{base}` on news "
+        "headline → body pairs with sentence-transformers.",
+        "",
+        "## Usage",
+        "",
+        "```python",
+        *usage,
+        "```",
+        "",
+        prompt_note,
+        "",
+        "## Training",
+        "",
+        "| setting | value |",
+        "|---|---|",
+    ]
+    for key in ("loss", "num_train_epochs", "per_device_train_batch_size", "learning_rate", "max_seq_length"):
+        value = run.get("loss") if key == "loss" else config.get(key)
+        if value is not None:
+            lines.append(f"| {key} | {value} |")
+    if run.get("data"):
+        sizes = " / ".join(str(run["data"].get(split)) for split in ("train", "dev", "test"))
+        lines.append(f"| pairs (train / dev / test) | {sizes} |")
+    lines += ["", "## Results", ""] + _results_table(metrics)
+    return "\n".join(lines) + "\n"
+
+
+def _results_table(metrics: dict) -> list[str]:
+    if not metrics.get("test"):
+        return ["No `metrics.json` was found with the model, so no scores are reported."]
+    test, base = metrics["test"], metrics.get("baseline_test") or {}
+    source = (metrics.get("sources") or {}).get("sts_test", "STS test")
+    lines = [
+        f"Measured on the held-out test split after training (STS: `{source}`):",
+        "",
+        "| metric | before training | after training |",
+        "|---|---:|---:|",
+    ]
+    for key, label in (
+        ("sts-test_spearman_cosine", "STS Spearman (cosine)"),
+        ("sts-test_pearson_cosine", "STS Pearson (cosine)"),
+        ("retrieval-test_cosine_mrr@10", "Retrieval MRR@10"),
+        ("retrieval-test_cosine_ndcg@10", "Retrieval nDCG@10"),
+    ):
+        if key in test:
+            before = f"{base[key]:.4f}" if key in base else "—"
+            lines.append(f"| {label} | {before} | {test[key]:.4f} |")
+    lines += [
+        "",
+        "Published cosine Spearman of reference models on `stsb_multi_mt` es test (reported by their "
+        "authors, not measured by us; comparable to the row above only when the STS source is "
+        "`stsb_multi_mt:es:test`):",
+        "",
+        "| model | Spearman |",
+        "|---|---:|",
+        *[f"| {name} | {score:.4f} |" for name, score in REFERENCE_SCORES.items()],
+    ]
+    return lines
+
+
+def stage(spec: str, work: Path) -> Path:
+    """Copy the model (unpacking a tar through the loader's cache) into ``work``; the source is untouched."""
+    try:
+        source = Path(model_path(spec))
+    except ModelLoadError as err:
+        raise PushError(str(err)) from err
+    if not source.is_dir():
+        raise PushError(
+            f"{spec} is not a local model folder or model.tar.gz; push needs the trained model files."
+        )
+    staged = work / "model"
+    shutil.copytree(
+        source, staged, ignore=shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "rng_state*")
+    )
+    return staged
+
+
+def check_loads(folder: Path) -> tuple[dict, int]:
+    """Load the staged model and encode one sentence; returns its prompts and dimension."""
+    try:
+        model = load_model(str(folder), device="cpu")
+        embedding = model.encode(["El Gobierno aprueba los presupuestos."])
+    except Exception as err:
+        raise PushError(
+            f"The model does not load or encode ({type(err).__name__}: {err}); nothing was uploaded."
+        ) from err
+    return dict(model.prompts), int(embedding.shape[1])
+
+
+def resolve_token(token: str | None) -> str:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise PushError(
+            "HF_HUB_OFFLINE is set: unset it to upload, or use --dry-run to check what would be sent."
+        )
+    from huggingface_hub import get_token
+
+    token = token or get_token()
+    if not token:
+        raise PushError(
+            "No Hub token: pass --token, set HF_TOKEN or run `hf auth login` (write access needed)."
+        )
+    return token
+
+
+def upload(folder: Path, repo_id: str, token: str, private: bool) -> str:
+    """Create the repository if needed and upload the folder in a single commit."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        info = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="model",
+            commit_message="Upload model from trainer push",
+        )
+    except Exception as err:  # network, permission, quota: one commit means nothing half-uploaded
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise PushError(
+            f"The Hub refused the upload ({type(err).__name__}: {reason}); nothing was committed."
+        ) from err
+    return getattr(info, "commit_url", f"https://huggingface.co/{repo_id}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    try:
+        if not REPO_ID.match(args.repo_id):
+            raise PushError(
+                f"--repo_id {args.repo_id!r} must look like org/name (e.g. my-org/bertin-news-es)."
+            )
+        token = None if args.dry_run else resolve_token(args.token)
+        with tempfile.TemporaryDirectory(prefix="push-") as work:
+            staged = stage(args.model, Path(work))
+            prompts, dimension = check_loads(staged)
+            metrics, run = training_summary(Path(model_path(args.model)))
+            card = model_card(args.repo_id, metrics, run, prompts, dimension, args.license)
+            (staged / "README.md").write_text(card, encoding="utf-8")
+            files = sorted(p for p in staged.rglob("*") if p.is_file())
+            if args.dry_run:
+                print(card)
+                print(f"Would upload {len(files)} files to {args.repo_id} in one commit:")
+                for path in files:
+                    print(f"  {path.relative_to(staged)}  ({path.stat().st_size:,} bytes)")
+                return 0
+            url = upload(staged, args.repo_id, token, args.private)
+    except PushError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Uploaded {len(files)} files: {url}")
+    return 0
