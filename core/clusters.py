@@ -21,7 +21,8 @@ SPANISH_STOPWORDS = frozenset(
     fueron ha había han hasta hay la las le les lo los más me mientras mismo muy ni no nos o otra
     otras otro otros para pero poco por porque que quien se sea según ser si sido sin sobre son su
     sus también tanto te tiene tienen todo todos tras tres un una uno unos y ya año años ayer hoy
-    mil millones cerca parte pasado pasada primer primera nuevo nueva será dijo""".split()  # noqa: SIM905
+    mil millones cerca parte pasado pasada primer primera nuevo nueva será dijo unas
+    anterior""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[a-záéíóúüñ]{3,}")
 

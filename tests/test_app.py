@@ -149,3 +149,25 @@ def test_upload_is_private_to_the_session(served_app, tmp_path):
     theirs = other.predict("arroz", 3, "todas", api_name="/search")["data"]
     assert all(row[2].startswith("Receta") for row in ours)
     assert not any(row[2].startswith("Receta") for row in theirs)
+
+
+def test_models_env_lists_up_to_three(monkeypatch):
+    import app
+
+    monkeypatch.setenv("MODELS", "a/one, b/two,,c/three,d/four")
+    assert app.app_models() == ["a/one", "b/two", "c/three"]
+    monkeypatch.delenv("MODELS")
+    monkeypatch.setenv("MODEL_ID", "org/model")
+    assert app.app_models() == ["org/model"]
+
+
+def test_similarity_side_by_side_with_two_models(_tiny_model_master, tmp_path, monkeypatch):
+    import shutil
+
+    import app
+
+    other = shutil.copytree(_tiny_model_master, tmp_path / "second")
+    monkeypatch.setenv("MODELS", f"{_tiny_model_master},{other}")
+    score, _, rows = app.compare("Sube la luz", "Baja el gas")
+    assert [row[0] for row in rows] == [str(_tiny_model_master), str(other)]
+    assert rows[0][1] == pytest.approx(rows[1][1]) == pytest.approx(score)
