@@ -1,4 +1,4 @@
-"""``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET``.
+"""``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET`` (and ``bench``).
 
 Examples::
 
@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own parser: backends, search and UMAP timings
+        from evaluation.bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from core.loader import load_model
+from evaluation.bench import bench_encoding, bench_search, markdown
+
+
+def test_search_benchmark_reports_latency_and_recall():
+    rows = bench_search(32, [3000], quick=True)
+    methods = {row["method"]: row for row in rows}
+    assert methods["exact (semantic_search)"]["recall_at_10"] == 1.0
+    assert 0 < methods["int8 + fp32 rescoring"]["recall_at_10"] <= 1.0
+    assert all(row["latency_ms"] > 0 and row["corpus_size"] == 3000 for row in rows)
+
+
+def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir):
+    rows = bench_encoding(load_model(str(tiny_model_dir), device="cpu"), quick=True)
+    assert [row["backend"] for row in rows] == ["torch-fp32", "torch-bf16", "torch-int8-dynamic"]
+    fp32 = rows[0]
+    assert fp32["speedup_batch64"] == 1.0 and fp32["mean_cosine_to_fp32"] == pytest.approx(1.0, abs=1e-5)
+    assert fp32["meets_quality_bar"]
+    assert all(0 < row["mean_cosine_to_fp32"] <= 1.0001 for row in rows)
+    table = markdown({"encoding": rows, "search": [], "umap": []})
+    assert "torch-int8-dynamic" in table
