@@ -49,8 +49,8 @@ def backends(model) -> dict:
     bf16 = copy.deepcopy(model).to(torch.bfloat16)
     variants["torch-bf16"] = bf16
     int8 = copy.deepcopy(model)
-    int8[0].auto_model = torch.ao.quantization.quantize_dynamic(
-        int8[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8
+    int8[0].model = torch.ao.quantization.quantize_dynamic(
+        int8[0].model, {torch.nn.Linear}, dtype=torch.qint8
     )
     variants["torch-int8-dynamic"] = int8
     return variants
