@@ -24,7 +24,14 @@ from core.figures import cluster_map as cluster_figure
 from core.figures import heatmap, ranked_bars
 from core.loader import ModelLoadError, get_model, resolve_spec
 from core.search import search, snippet
-from core.similarity import describe_similarity, rank_candidates, score_pairs, similarity_matrix, token_count
+from core.similarity import (
+    describe_similarity,
+    fit_sts_scale,
+    rank_candidates,
+    score_pairs,
+    similarity_matrix,
+    token_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,12 @@ def _model(spec: str | None = None):
         raise gr.Error(str(err)) from err
 
 
+@lru_cache(maxsize=MAX_MODELS)
+def sts_scale(spec: str):
+    """The model's cosine -> 0–5 STS mapping, fitted once per model on the bundled STS dev set."""
+    return fit_sts_scale(get_model(spec))
+
+
 @lru_cache(maxsize=1)
 def default_corpus() -> tuple[list[dict], str]:
     items = load_corpus()
@@ -95,7 +108,8 @@ def compare(sentence_a: str, sentence_b: str) -> tuple[float, str, list[list]]:
         _, model = _model(spec)
         a, b = _text(sentence_a, "la primera frase", model), _text(sentence_b, "la segunda frase", model)
         (score,) = score_pairs(model, [(a, b)])
-        rows.append([spec, round(score, 4), describe_similarity(score)])
+        sts = 5.0 if a == b else sts_scale(spec)(score)  # the same text means the same, whatever the model
+        rows.append([spec, round(score, 4), describe_similarity(sts)])
     return rows[0][1], rows[0][2], rows
 
 
@@ -422,7 +436,7 @@ def build_demo() -> gr.Blocks:
 def warm_up() -> None:
     """Load the models and the first model's corpus embeddings and 2D map, so visitors do not wait."""
     for spec in app_models():
-        get_model(spec)
+        sts_scale(spec)
     spec, model = app_models()[0], get_model(app_models()[0])
     items, key = default_corpus()
     embeddings = corpus_embeddings(model, spec, items, key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def score_pairs(
@@ -32,19 +32,36 @@ def score_pairs(
     return [float(score) for score in pairwise_cos_sim(left, right)]
 
 
-def describe_similarity(score: float) -> str:
-    """A plain-language reading of a cosine similarity between two sentences.
+def fit_sts_scale(model) -> Callable[[float], float]:
+    """Map a cosine of this model to the 0–5 STS scale, fitted on the bundled STS dev pairs.
 
-    The bands suit normalised embedding models, whose cosines for unrelated Spanish sentences sit
-    well above zero; they are a reading aid, not a calibrated probability.
+    Cosines are not comparable across models (e5's unrelated sentences sit near 0.8), so a reading of
+    "how similar" must be calibrated per model; isotonic regression keeps the mapping monotonic.
     """
-    if score >= 0.9:
-        return "Casi lo mismo: las frases dicen prácticamente lo mismo."
-    if score >= 0.8:
-        return "Muy parecidas: comparten la idea principal."
-    if score >= 0.7:
-        return "Relacionadas: hablan de un tema cercano."
-    return "Distintas: tratan de cosas diferentes."
+    from sklearn.isotonic import IsotonicRegression
+
+    from core.data import load_sts
+
+    pairs = load_sts("dev")
+    cosines = score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
+    regression = IsotonicRegression(y_min=0.0, y_max=5.0, out_of_bounds="clip")
+    regression.fit(cosines, [p["score"] for p in pairs])
+    return lambda cosine: float(regression.predict([cosine])[0])
+
+
+READINGS = (
+    (4.5, "Casi lo mismo: dicen prácticamente lo mismo."),
+    (3.5, "Muy parecidas: comparten la idea principal, con detalles distintos."),
+    (2.0, "Relacionadas: comparten algunos detalles."),
+    (1.0, "Mismo tema, distinto contenido."),
+    (float("-inf"), "Distintas: tratan de cosas diferentes."),
+)
+
+
+def describe_similarity(sts_score: float) -> str:
+    """A plain-language reading of a score on the 0–5 STS scale (see ``fit_sts_scale``)."""
+    text = next(label for threshold, label in READINGS if sts_score >= threshold)
+    return f"{text} (≈ {sts_score:.1f}/5 en la escala STS)"
 
 
 def rank_candidates(model, sentence: str, candidates: Sequence[str]) -> list[tuple[str, float]]:

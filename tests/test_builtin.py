@@ -78,3 +78,22 @@ def test_builtin_ranks_paraphrase_above_unrelated(builtin_model):
         ],
     )
     assert paraphrase > unrelated + 0.05
+
+
+@pytest.mark.slow
+def test_reading_is_calibrated_on_sts_dev(builtin_model):
+    """e5 puts unrelated sentences near cosine 0.8: the reading must come from the calibrated 0–5 scale."""
+    from core.similarity import describe_similarity, fit_sts_scale, score_pairs
+
+    scale = fit_sts_scale(builtin_model)
+    anchor = "El Gobierno aprueba los presupuestos"
+    paraphrase, unrelated = score_pairs(
+        builtin_model,
+        [
+            (anchor, "El Ejecutivo da luz verde a las cuentas públicas"),
+            (anchor, "El Real Madrid gana la Liga"),
+        ],
+    )
+    assert unrelated > 0.7  # a raw cosine that would read as "similar" without calibration
+    assert describe_similarity(scale(unrelated)).startswith("Distintas")
+    assert scale(paraphrase) >= 2.0 > scale(unrelated)
