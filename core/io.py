@@ -41,3 +41,13 @@ def save_dir_atomically(save: Callable[[str], object], target: Path, replace: bo
             shutil.rmtree(target)
         os.replace(staged, target)
     return target
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's content, or ``{}`` when it is missing or unreadable (an optional record)."""
+    import json
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -11,21 +11,18 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from importlib import metadata
 
 from core.fingerprint import model_fingerprint
 from core.io import write_file_atomically
 from core.loader import get_model, resolve_spec
 from core.paths import cache_dir
+from core.versions import library_versions
 from evaluation.datasets import RetrievalDataset, STSDataset
 from evaluation.metrics import evaluate_retrieval, evaluate_sts
 
 logger = logging.getLogger(__name__)
 CACHE_VERSION = 1
-
-
-def library_versions() -> dict[str, str]:
-    return {name: metadata.version(name) for name in ("sentence-transformers", "transformers", "torch")}
+EVALUATION_LIBRARIES = ("sentence-transformers", "transformers", "torch")
 
 
 def _cached(key: dict, compute: Callable[[], dict], use_cache: bool) -> dict:
@@ -49,7 +46,7 @@ def _describe(task: str, spec: str, fingerprint: str, dataset, options: dict, co
         "model": fingerprint,
         "dataset": dataset.fingerprint,
         "options": options,
-        "versions": library_versions(),
+        "versions": library_versions(EVALUATION_LIBRARIES),
     }
 
     def full():
@@ -59,7 +56,7 @@ def _describe(task: str, spec: str, fingerprint: str, dataset, options: dict, co
             "dataset": dataset.name,
             "dataset_fingerprint": dataset.fingerprint,
             "options": options,
-            "versions": library_versions(),
+            "versions": library_versions(EVALUATION_LIBRARIES),
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
 

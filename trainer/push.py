@@ -8,7 +8,6 @@ The local model is never modified. ``--dry-run`` shows the card and the files an
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -16,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.io import read_json
 from core.loader import ModelLoadError, load_model, model_path
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -47,19 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
 def training_summary(folder: Path) -> tuple[dict, dict]:
     """``metrics.json`` and ``run.json`` of the model: inside the folder, else beside it (runs/x/final)."""
     for place in (folder, folder.parent):
-        metrics = _read_json(place / "metrics.json")
+        metrics = read_json(place / "metrics.json")
         if metrics:
-            return metrics, _read_json(place / "run.json")
+            return metrics, read_json(place / "run.json")
     return {}, {}
 
 

@@ -10,12 +10,10 @@ the value in group 1 (the form SageMaker's metric definitions expect).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -62,14 +60,6 @@ def print_metric_lines(metrics: dict, step: int, epoch: float | None, stream=Non
     for name, value in metrics.items():
         if isinstance(value, int | float) and math.isfinite(value):
             print(format_metric_line(name, float(value), step, epoch), file=stream or sys.stdout, flush=True)
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": sys.version.split()[0]}
-    for name in LIBRARIES:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
-    return versions
 
 
 def write_run_record(output_dir: Path, record: dict) -> Path:

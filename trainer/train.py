@@ -15,12 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
-from core.io import save_dir_atomically, write_file_atomically
+from core.io import read_json, save_dir_atomically, write_file_atomically
 from core.loader import ModelLoadError, load_model
+from core.versions import library_versions
 from trainer.arguments import ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, plan_output_dir
 from trainer.prepare import PrepareArguments, PrepareError, prepare, save_prepared
-from trainer.tracking import MetricLineCallback, library_versions, print_metric_lines, write_run_record
+from trainer.tracking import MetricLineCallback, print_metric_lines, write_run_record
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     is_main = training_args.process_index == 0
     # 1. Output folder: resume, refuse or start afresh — decided before any heavy work.
     resume = plan_output_dir(output_dir, training_args.resume_from_checkpoint, run_args.overwrite_output_dir)
-    previous = _read_json(output_dir / "run.json") if resume else {}
+    previous = read_json(output_dir / "run.json") if resume else {}
     model = build_model(model_args)  # 2
     splits = load_training_data(data_args, model_args.model_name_or_path, output_dir, is_main)  # 3
     loss = build_loss(model, loss_args, splits["train"].column_names)  # 4
@@ -336,13 +337,6 @@ def _log_final_to_trackio(training_args, metrics: dict, step: int, config: dict)
     trackio.init(project=training_args.project, name=training_args.run_name, resume="allow", config=config)
     trackio.log(metrics, step=step)
     trackio.finish()
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def _wait_for_everyone() -> None:
