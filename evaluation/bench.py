@@ -172,6 +172,30 @@ def bench_umap(dimension: int, sizes: list[int]) -> list[dict]:
     return rows
 
 
+def bench_app(spec: str, quick: bool) -> dict:
+    """Start-up with and without the on-disk cache, and the running app under 1, 8 and 32 users."""
+    import tempfile
+
+    from evaluation.load import cold_start, load_test, start_app, stop_app
+
+    env = {"MODEL_ID": spec}
+    stop_app(start_app(env)[0])  # fill the caches once
+    process, url, with_cache = start_app(env)
+    try:
+        load = [
+            load_test(url, users, 3 if quick else 10, endpoint)
+            for endpoint in ("/similarity", "/search")
+            for users in ((1, 8) if quick else (1, 8, 32))
+        ]
+    finally:
+        stop_app(process)
+    result = {"cold_start_with_cache_s": with_cache, "load": load}
+    if not quick:
+        with tempfile.TemporaryDirectory() as empty:
+            result["cold_start_without_cache_s"] = cold_start(Path(empty), env)
+    return result
+
+
 def markdown(results: dict) -> str:
     header = (
         "| backend | sent/s b1 | sent/s b16 | sent/s b64 | × fp32 (b64) | query p50 ms "
@@ -193,6 +217,20 @@ def markdown(results: dict) -> str:
     ]
     lines += ["", "| UMAP points | seconds |", "|---:|---:|"]
     lines += [f"| {r['points']:,} | {r['seconds']:.1f} |" for r in results["umap"]]
+    if "app" in results:
+        app = results["app"]
+        without = app.get("cold_start_without_cache_s")
+        lines += ["", f"App start with cache: {app['cold_start_with_cache_s']:.1f} s"]
+        lines += [f"App start without cache: {without:.1f} s" if without else ""]
+        lines += [
+            "| endpoint | users | requests | p50 ms | p95 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['endpoint']} | {r['users']} | {r['requests']} | {r['p50_ms'] or 0:.0f} | "
+            f"{r['p95_ms'] or 0:.0f} | {r['errors']} |"
+            for r in app["load"]
+        ]
     return "\n".join(lines)
 
 
@@ -227,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "umap": bench_umap(dimension, [1_000] if args.quick else [1_000, 5_000, 20_000]),
     }
+    if not args.no_app:
+        results["app"] = bench_app(spec, args.quick)
     text = json.dumps(results, indent=2)
     write_file_atomically(args.output, lambda handle: handle.write(text))
     print(markdown(results))

@@ -23,3 +23,20 @@ def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir):
     assert all(-1 <= row["mean_cosine_to_fp32"] <= 1.01 for row in rows)  # a random tiny model: any agreement
     table = markdown({"encoding": rows, "search": [], "umap": []})
     assert "torch-int8-dynamic" in table
+
+
+def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
+    from evaluation.load import load_test, start_app, stop_app
+
+    env = {"MODEL_ID": str(_tiny_model_master), "WORKBENCH_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    process, url, seconds = start_app(env, timeout=300)
+    try:
+        result = load_test(url, users=3, requests_per_user=2, endpoint="/similarity")
+        search = load_test(url, users=2, requests_per_user=1, endpoint="/search")
+    finally:
+        stop_app(process)
+    assert seconds > 0 and process.poll() is not None
+    assert result["requests"] == 6 and result["errors"] == 0 and 0 < result["p50_ms"] <= result["p95_ms"]
+    assert search["errors"] == 0
+    assert "App start with cache" in markdown({"encoding": [], "search": [], "umap": [], "app": {
+        "cold_start_with_cache_s": seconds, "load": [result]}})  # fmt: skip
