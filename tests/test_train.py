@@ -175,6 +175,19 @@ def test_matryoshka_and_cached_losses_train(_tiny_model_master, tmp_path):
     assert record["status"] == "finished" and record["loss"] == "cached-mnrl+matryoshka[32, 16]"
 
 
+def _run_train_cli(flags: list[str], env: dict) -> subprocess.CompletedProcess:
+    """``python -m trainer train FLAGS`` in a subprocess; fails the test with its stderr if it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", *flags],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
 def _optimizer_steps(checkpoint: Path) -> int:
     state = torch.load(checkpoint / "optimizer.pt", weights_only=True)["state"]
     return int(next(iter(state.values()))["step"])
@@ -253,14 +266,7 @@ def test_trackio_records_config_metrics_over_time_and_test_metrics(_tiny_model_m
     flags = _flags(_tiny_model_master, tmp_path / "run")
     flags[flags.index("--report_to") + 1] = "trackio"
     flags += ["--run_name", "run"]
-    done = subprocess.run(
-        [sys.executable, "-m", "trainer", "train", *flags],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    _run_train_cli(flags, env)
     read = (
         "import json; from trackio.sqlite_storage import SQLiteStorage as S; "
         "print(json.dumps({'logs': S.get_logs('tests', 'run'), 'config': S.get_run_config('tests', 'run')}))"
@@ -304,14 +310,7 @@ def test_sagemaker_script_mode_puts_everything_where_sagemaker_expects(_tiny_mod
     # hyperparameters arrive as CLI flags; the launcher sets --output_dir to the checkpoint folder
     flags = _flags(_tiny_model_master, tmp_path / "checkpoints", "--max_train_samples", "48")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **sm}
-    done = subprocess.run(
-        [sys.executable, "-m", "trainer", "train", *flags],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    _run_train_cli(flags, env)
     assert (tmp_path / "model" / "modules.json").is_file()  # packed by SageMaker into model.tar.gz
     assert (tmp_path / "model" / "metrics.json").is_file()
     assert not (tmp_path / "checkpoints" / "final").exists()

@@ -24,15 +24,6 @@ METRIC_LINE = re.compile(
     r"^metric: (?P<name>[^=\s]+)=(?P<value>[-+0-9.eEinfa]+) step=(?P<step>\d+) epoch=(?P<epoch>[0-9.]+)$"
 )
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-LIBRARIES = (
-    "torch",
-    "transformers",
-    "sentence-transformers",
-    "datasets",
-    "accelerate",
-    "huggingface_hub",
-    "trackio",
-)
 
 
 def format_metric_line(name: str, value: float, step: int, epoch: float | None) -> str:
@@ -49,16 +40,14 @@ class MetricLineCallback(TrainerCallback):
     """Print every numeric metric the trainer logs as a metric line (main process only)."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
-            return
-        for name, value in logs.items():
-            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-                print(format_metric_line(name, float(value), state.global_step, state.epoch), flush=True)
+        if state.is_world_process_zero and logs:
+            print_metric_lines(logs, state.global_step, state.epoch)
 
 
 def print_metric_lines(metrics: dict, step: int, epoch: float | None, stream=None) -> None:
+    """Print every finite numeric value of ``metrics`` as a metric line."""
     for name, value in metrics.items():
-        if isinstance(value, int | float) and math.isfinite(value):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             print(format_metric_line(name, float(value), step, epoch), file=stream or sys.stdout, flush=True)
 
 
