@@ -22,6 +22,7 @@ from core.corpus import CorpusError, corpus_fingerprint, load_corpus, parse_corp
 from core.embeddings import corpus_embeddings, embedding_key
 from core.figures import cluster_map as cluster_figure
 from core.figures import heatmap, ranked_bars
+from core.index import get_index
 from core.loader import ModelLoadError, get_model, resolve_spec
 from core.search import search, snippet
 from core.similarity import (
@@ -149,9 +150,8 @@ def search_news(query: str, k: float = 5, section: str = "todas", model_spec: st
         raise gr.Error(f"k debe estar entre 1 y {MAX_K}.")
     items, key = _corpus(state)
     embeddings = corpus_embeddings(model, spec, items, key)
-    hits = search(
-        model, query, items, embeddings, int(k), None if section in (None, "", "todas") else section
-    )
+    section = None if section in (None, "", "todas") else section
+    hits = search(model, query, items, embeddings, int(k), section, key=embedding_key(spec, items, key))
     if not hits:
         gr.Warning("Ninguna noticia en esa sección.")
     return [[round(h["score"], 4), h["section"], h["title"], snippet(h["body"])] for h in hits]
@@ -169,7 +169,11 @@ def upload_corpus(file_path: str | None, state=None, progress=gr.Progress()):
         raise gr.Error(str(err)) from err
     spec, model = _model()
     key = corpus_fingerprint(items)
-    corpus_embeddings(model, spec, items, key, progress=progress)
+    embeddings = corpus_embeddings(model, spec, items, key, progress=progress)
+    progress(1.0, desc="Índice de búsqueda")
+    get_index(
+        embedding_key(spec, items, key), embeddings
+    )  # large corpora: built now, not on the first search
     state = {"items": items, "key": key, "name": path.name}
     message = f"Buscando en **{path.name}**: {len(items):,} textos (solo en tu sesión)."
     return state, message, gr.update(choices=_sections(items), value="todas")

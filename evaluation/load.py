@@ -73,6 +73,16 @@ def cold_start(cache: Path, env: dict | None = None) -> float:
     return seconds
 
 
+def first_request(url: str, endpoint: str) -> float:
+    """Seconds for one request with the endpoint's default inputs (the first one a visitor makes)."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    started = time.perf_counter()
+    client.predict(api_name=endpoint)
+    return time.perf_counter() - started
+
+
 def load_test(url: str, users: int, requests_per_user: int, endpoint: str) -> dict:
     """``users`` concurrent clients, each sending ``requests_per_user`` requests; latency p50/p95, errors."""
     from gradio_client import Client

@@ -1,17 +1,43 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from core.loader import load_model
-from evaluation.bench import bench_encoding, bench_search, markdown
+from evaluation.bench import bench_encoding, bench_search, bench_search_end_to_end, markdown, synthetic_corpus
 
 
-def test_search_benchmark_reports_latency_and_recall():
-    rows = bench_search(32, [3000], quick=True)
-    methods = {row["method"]: row for row in rows}
-    assert methods["exact (semantic_search)"]["recall_at_10"] == 1.0
-    assert 0 < methods["int8 + fp32 rescoring"]["recall_at_10"] <= 1.0
+def _anchors(count=200, dimension=32, seed=0):
+    vectors = np.random.default_rng(seed).standard_normal((count, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_synthetic_corpus_follows_the_real_embeddings():
+    anchors = _anchors()
+    corpus = synthetic_corpus(anchors, 1000, np.random.default_rng(0))
+    assert corpus.shape == (1000, 32) and corpus.dtype == np.float32
+    assert np.allclose(np.linalg.norm(corpus, axis=1), 1, atol=1e-5)
+    assert np.median((corpus @ anchors.T).max(axis=1)) > 0.6  # each point sits near the real ones
+
+
+def test_search_benchmark_reports_latency_and_recall_per_method():
+    rows = bench_search(_anchors(), _anchors(10, seed=1), [3000], quick=True)
+    methods = {row["method"].split(" (")[0]: row for row in rows}
+    assert methods["exact"]["recall_at_10"] == 1.0
+    assert set(methods) >= {"exact", "FAISS flat", "FAISS IVF-Flat", "FAISS HNSW-Flat", "uint8 + rescoring"}
+    assert methods["FAISS flat"]["recall_at_10"] == pytest.approx(1.0)
+    assert all(0 < row["recall_at_10"] <= 1.0 for row in rows)
     assert all(row["latency_ms"] > 0 and row["corpus_size"] == 3000 for row in rows)
+    assert methods["FAISS IVF-Flat"]["build_s"] > 0
+
+
+def test_end_to_end_search_uses_the_default_index(tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_INDEX_THRESHOLD", "1500")
+    model = load_model(str(tiny_model_dir), device="cpu")
+    anchors = _anchors(dimension=model.get_embedding_dimension())
+    small, large = bench_search_end_to_end(model, anchors, [1000, 2000], quick=True)
+    assert (small["index"], large["index"]) == ("exact", "ivf")
+    assert 0 < small["p50_ms"] <= small["p95_ms"]
 
 
 def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir):

@@ -1,0 +1,161 @@
+"""Nearest neighbours over normalised embeddings: exact below a size threshold, a FAISS IVF index above.
+
+The choice comes from ``python -m evaluation bench`` on a 2-core CPU (README, "Performance"): one exact
+matrix product costs ~1.6 ms at 10k vectors and ~17 ms at 100k (too slow with query encoding on top), so
+corpora from ``INDEX_THRESHOLD`` vectors up get an inverted-file index (``nlist = 4·√n`` lists, 32
+probed), built once and kept on disk. ``$WORKBENCH_INDEX`` overrides the choice (``auto``, ``exact``,
+``ivf``, ``hnsw``) and ``$WORKBENCH_INDEX_THRESHOLD`` the size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+
+import numpy as np
+
+from core.io import write_file_atomically
+from core.paths import cache_dir
+
+logger = logging.getLogger(__name__)
+
+INDEX_THRESHOLD = 20_000
+KINDS = ("auto", "exact", "ivf", "hnsw")
+IVF_PROBES = 32
+HNSW_NEIGHBOURS = 32
+HNSW_EF_SEARCH = 128
+_MEMORY: dict[str, VectorIndex] = {}
+_LOCK = threading.Lock()
+
+
+def index_kind(size: int, kind: str | None = None) -> str:
+    """The index a corpus of ``size`` vectors gets: ``kind``, else ``$WORKBENCH_INDEX``, else by size."""
+    kind = kind or os.environ.get("WORKBENCH_INDEX", "auto")
+    if kind not in KINDS:
+        raise ValueError(f"Unknown index kind {kind!r}: use one of {', '.join(KINDS)}.")
+    if kind != "auto":
+        return kind
+    return "ivf" if size >= _threshold() else "exact"
+
+
+def _threshold() -> int:
+    return int(os.environ.get("WORKBENCH_INDEX_THRESHOLD", INDEX_THRESHOLD))
+
+
+class VectorIndex:
+    """Inner-product top-k over a fixed set of normalised float32 vectors.
+
+    Args:
+        embeddings: ``(n, d)`` normalised vectors; kept by reference (exact search reads them).
+        kind: ``exact``, ``ivf`` or ``hnsw`` (see ``index_kind`` for ``auto``).
+        faiss_index: An already built FAISS index for these vectors (read from the cache).
+    """
+
+    def __init__(self, embeddings: np.ndarray, kind: str = "auto", faiss_index=None):
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        self.kind = index_kind(len(self.embeddings), kind)
+        self.faiss_index = faiss_index
+        if self.kind != "exact" and faiss_index is None:
+            self.faiss_index = build_faiss_index(self.embeddings, self.kind)
+        self._tensor = None
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best ``(row, score)`` for one query vector, best first, optionally among ``allowed``
+        rows only (searched exactly when they are fewer than the index threshold)."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        k = min(k, len(self.embeddings) if allowed is None else len(allowed))
+        if k <= 0:
+            return []
+        if self.kind != "exact" and (allowed is None or len(allowed) >= _threshold()):
+            hits = self._search_faiss(query, k, allowed)
+            if len(hits) == k:
+                return hits  # an index can come back short under a narrow filter: then search exactly
+        return self._search_exact(query, k, allowed)
+
+    def _search_exact(self, query, k, allowed):
+        import torch
+
+        if self._tensor is None:
+            self._tensor = torch.from_numpy(self.embeddings)  # shares memory, no copy
+        if allowed is None:
+            scores = self._tensor @ torch.from_numpy(query)
+        else:
+            scores = self._tensor[torch.from_numpy(allowed)] @ torch.from_numpy(query)
+        top = torch.topk(scores, k)
+        rows = top.indices.numpy() if allowed is None else allowed[top.indices.numpy()]
+        return list(zip(rows.tolist(), top.values.tolist(), strict=True))
+
+    def _search_faiss(self, query, k, allowed):
+        import faiss
+
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+            params = (
+                faiss.SearchParametersIVF(sel=selector, nprobe=IVF_PROBES)
+                if self.kind == "ivf"
+                else faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
+            )
+        scores, rows = self.faiss_index.search(query[None], k, params=params)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+
+def build_faiss_index(embeddings: np.ndarray, kind: str):
+    """An IVF-Flat (``nlist = 4·√n``, k-means on up to 40 vectors per list) or HNSW-Flat index."""
+    import faiss
+
+    size, dimension = embeddings.shape
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 64
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        lists = max(1, min(int(4 * math.sqrt(size)), size // 39))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(size, min(size, 40 * lists), replace=False)
+        index.train(embeddings[np.sort(sample)])
+        index.nprobe = IVF_PROBES
+    index.add(embeddings)
+    return index
+
+
+def get_index(key: str, embeddings: np.ndarray, kind: str | None = None) -> VectorIndex:
+    """The index of the embeddings cached under ``key``: memory, then disk, then built (and saved)."""
+    kind = index_kind(len(embeddings), kind)
+    name = f"{key}-{kind}"
+    with _LOCK:
+        if name in _MEMORY:
+            return _MEMORY[name]
+        if kind == "exact":
+            _MEMORY[name] = VectorIndex(embeddings, "exact")
+            return _MEMORY[name]
+        import faiss
+
+        path = cache_dir() / "indexes" / f"{name}.faiss"
+        index = None
+        if path.is_file():
+            try:
+                index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+            except RuntimeError:
+                logger.warning("Rebuilding unreadable cached index %s", path)
+            if index is not None and index.ntotal != len(embeddings):
+                index = None
+        if index is None:
+            logger.info("Building a %s index over %d vectors", kind, len(embeddings))
+            index = build_faiss_index(np.ascontiguousarray(embeddings, dtype=np.float32), kind)
+            data = faiss.serialize_index(index)
+            write_file_atomically(path, lambda handle: handle.write(data.tobytes()), binary=True)
+        if kind == "ivf":
+            index.nprobe = IVF_PROBES
+        elif kind == "hnsw":
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        _MEMORY[name] = VectorIndex(embeddings, kind, faiss_index=index)
+        return _MEMORY[name]
+
+
+def clear_indexes() -> None:
+    """Forget the indexes held in memory (the disk cache stays)."""
+    with _LOCK:
+        _MEMORY.clear()
