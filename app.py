@@ -19,7 +19,7 @@ import spaces
 
 from core.clusters import ctfidf_labels, hdbscan_labels, kmeans_labels, place_on_map, umap_projection
 from core.corpus import CorpusError, corpus_fingerprint, load_corpus, parse_corpus_bytes, passage_text
-from core.embeddings import corpus_embeddings, embedding_key
+from core.embeddings import cached_model_fingerprint, corpus_embeddings, embedding_key
 from core.figures import cluster_map as cluster_figure
 from core.figures import heatmap, ranked_bars
 from core.index import get_index
@@ -73,10 +73,17 @@ def _model(spec: str | None = None):
         raise gr.Error(str(err)) from err
 
 
-@lru_cache(maxsize=MAX_MODELS)
+_SCALES: dict[str, object] = {}
+_SCALES_LOCK = threading.Lock()
+
+
 def sts_scale(spec: str):
-    """The model's cosine -> 0–5 STS mapping, fitted once per model on the bundled STS dev set."""
-    return fit_sts_scale(get_model(spec))
+    """The model's cosine -> 0–5 STS mapping, fitted once per model on the bundled STS dev set (its
+    cosines kept on disk per model fingerprint, so a restart does not re-encode the dev set)."""
+    with _SCALES_LOCK:
+        if spec not in _SCALES:
+            _SCALES[spec] = fit_sts_scale(get_model(spec), cached_model_fingerprint(spec))
+        return _SCALES[spec]
 
 
 @lru_cache(maxsize=1)
@@ -438,20 +445,29 @@ def build_demo() -> gr.Blocks:
 
 
 def warm_up() -> None:
-    """Load the models and the first model's corpus embeddings and 2D map, so visitors do not wait."""
-    for spec in app_models():
-        sts_scale(spec)
-    spec, model = app_models()[0], get_model(app_models()[0])
-    items, key = default_corpus()
-    embeddings = corpus_embeddings(model, spec, items, key)
-    threading.Thread(
-        target=umap_projection, args=(embeddings, embedding_key(spec, items, key)), daemon=True
-    ).start()
+    """Load the models, their STS calibration and the first model's corpus embeddings, index and 2D map,
+    so visitors do not wait. Runs beside the server: a request that comes earlier waits for what it needs
+    (the loaders hold locks), and a failure here is logged, then reported to the visitor who needs it."""
+    import torch
+
+    # Two requests run at once (the queue's concurrency) on a 2-vCPU Space: one thread each beats two
+    # threads each fighting for the same cores (README, "Performance"). Set before any request encodes.
+    torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
+    try:
+        for spec in app_models():
+            sts_scale(spec)
+        spec, model = app_models()[0], get_model(app_models()[0])
+        items, key = default_corpus()
+        embeddings = corpus_embeddings(model, spec, items, key)
+        get_index(embedding_key(spec, items, key), embeddings)
+        umap_projection(embeddings, embedding_key(spec, items, key))
+    except Exception:
+        logger.exception("Warm-up failed; requests will load what they need and report the error")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    warm_up()
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     build_demo().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

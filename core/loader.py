@@ -19,7 +19,7 @@ import os
 import re
 import tarfile
 import tempfile
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 from filelock import FileLock
@@ -112,10 +112,21 @@ def load_model(spec: str | None = None, device: str | None = None):
     return model.eval()
 
 
-@lru_cache(maxsize=4)
+_MODELS: dict[tuple[str, str | None], object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
 def get_model(spec: str | None = None, device: str | None = None):
-    """``load_model`` once per process and spec: callers share the model and must not mutate it."""
-    return load_model(spec, device)
+    """``load_model`` once per process and spec: callers share the model and must not mutate it.
+
+    Thread-safe: a request that arrives while the app's start-up thread is loading waits for that load
+    instead of starting a second one.
+    """
+    key = (resolve_spec(spec), device)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = load_model(*key)
+        return _MODELS[key]
 
 
 def unpack_model_archive(archive: Path) -> Path:

@@ -5,12 +5,15 @@ Both start the real app (``python app.py``) in a subprocess on a free loopback p
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -66,49 +69,95 @@ def stop_app(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def cold_start(cache: Path, env: dict | None = None) -> float:
-    """Seconds from ``python app.py`` to the first answered request, with the cache folder given."""
-    process, _, seconds = start_app({**(env or {}), "WORKBENCH_CACHE": str(cache)})
-    stop_app(process)
-    return seconds
+def cold_start(cache: Path, env: dict | None = None) -> dict:
+    """Seconds from ``python app.py`` to the page being served and to the first answered similarity
+    (the model loads beside the server, so the two differ), with the cache folder given."""
+    started = time.perf_counter()
+    process, url, page = start_app({**(env or {}), "WORKBENCH_CACHE": str(cache)})
+    try:
+        first_request(url, "/similarity")
+        return {"page_s": page, "first_similarity_s": time.perf_counter() - started}
+    finally:
+        stop_app(process)
+
+
+def _client(url: str):
+    from gradio_client import Client
+
+    # A loopback http:// URL has no TLS; without ssl_verify=False the client still builds two SSL
+    # contexts per request (~90 ms of CPU taken from the 2 cores the server runs on).
+    return Client(url, verbose=False, ssl_verify=False)
 
 
 def first_request(url: str, endpoint: str) -> float:
     """Seconds for one request with the endpoint's default inputs (the first one a visitor makes)."""
-    from gradio_client import Client
-
-    client = Client(url, verbose=False)
+    client = _client(url)
     started = time.perf_counter()
-    client.predict(api_name=endpoint)
+    client.predict(*REQUESTS.get(endpoint, ()), api_name=endpoint)
     return time.perf_counter() - started
 
 
-def load_test(url: str, users: int, requests_per_user: int, endpoint: str) -> dict:
-    """``users`` concurrent clients, each sending ``requests_per_user`` requests; latency p50/p95, errors."""
-    from gradio_client import Client
+# The same requests as one-shot HTTP calls: every input of the event, hidden ones (model, state) too.
+HTTP_DATA = {"/similarity": [*REQUESTS["/similarity"]], "/search": [*REQUESTS["/search"], None, None]}
 
-    clients = [Client(url, verbose=False) for _ in range(users)]
-    args = REQUESTS[endpoint]
 
-    def user(client) -> tuple[list[float], int]:
+def load_test(
+    url: str, users: int, requests_per_user: int, endpoint: str, transport: str = "gradio_client"
+) -> dict:
+    """``users`` concurrent clients, each sending ``requests_per_user`` requests; latency p50/p95, errors.
+
+    ``transport`` is ``gradio_client`` (``Client.predict``: queue join plus an event stream the client
+    polls every 50 ms) or ``http`` (one ``POST /gradio_api/run/<api>`` per request on a kept-alive
+    connection: the server's own latency, without the client's polling floor).
+    """
+    if transport == "http":
+        senders = [_http_sender(url, endpoint) for _ in range(users)]
+    else:
+        senders = [_client_sender(url, endpoint) for _ in range(users)]
+
+    def user(send) -> tuple[list[float], int]:
         times, errors = [], 0
         for _ in range(requests_per_user):
             started = time.perf_counter()
             try:
-                client.predict(*args, api_name=endpoint)
+                send()
                 times.append(time.perf_counter() - started)
             except Exception:
                 errors += 1
         return times, errors
 
     with ThreadPoolExecutor(max_workers=users) as pool:
-        results = list(pool.map(user, clients))
+        results = list(pool.map(user, senders))
     times = sorted(t for ts, _ in results for t in ts)
     return {
         "endpoint": endpoint,
+        "transport": transport,
         "users": users,
         "requests": users * requests_per_user,
         "errors": sum(e for _, e in results),
         "p50_ms": statistics.median(times) * 1000 if times else None,
         "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] * 1000 if times else None,
     }
+
+
+def _client_sender(url: str, endpoint: str):
+    client = _client(url)
+    return lambda: client.predict(*REQUESTS[endpoint], api_name=endpoint)
+
+
+def _http_sender(url: str, endpoint: str):
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    body = json.dumps({"data": HTTP_DATA[endpoint]}).encode()
+
+    def send():
+        connection.request(
+            "POST", f"/gradio_api/run{endpoint}", body=body, headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        payload = json.loads(response.read() or b"{}")
+        if response.status != 200 or "error" in payload:
+            raise RuntimeError(f"{endpoint}: HTTP {response.status} {payload}")
+        return payload["data"]
+
+    return send

@@ -52,17 +52,25 @@ def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir):
 
 
 def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
-    from evaluation.load import load_test, start_app, stop_app
+    from evaluation.load import cold_start, first_request, load_test, start_app, stop_app
 
     env = {"MODEL_ID": str(_tiny_model_master), "WORKBENCH_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     process, url, seconds = start_app(env, timeout=300)
     try:
+        first_map = first_request(url, "/cluster_map")
         result = load_test(url, users=3, requests_per_user=2, endpoint="/similarity")
         search = load_test(url, users=2, requests_per_user=1, endpoint="/search")
+        http = [load_test(url, 2, 2, endpoint, transport="http") for endpoint in ("/similarity", "/search")]
     finally:
         stop_app(process)
-    assert seconds > 0 and process.poll() is not None
+    assert seconds > 0 and first_map > 0 and process.poll() is not None
     assert result["requests"] == 6 and result["errors"] == 0 and 0 < result["p50_ms"] <= result["p95_ms"]
     assert search["errors"] == 0
-    assert "App start with cache" in markdown({"encoding": [], "search": [], "umap": [], "app": {
-        "cold_start_with_cache_s": seconds, "load": [result]}})  # fmt: skip
+    assert [(r["transport"], r["requests"], r["errors"]) for r in http] == [("http", 4, 0)] * 2
+    assert (tmp_path / "calibration").is_dir()  # the STS calibration is kept for the next start
+    again = cold_start(tmp_path, {k: v for k, v in env.items() if k != "WORKBENCH_CACHE"})
+    assert 0 < again["page_s"] < again["first_similarity_s"]
+    table = markdown({"encoding": [], "search": [], "umap": [], "app": {
+        "cold_start_with_cache_s": seconds, "first_similarity_with_cache_s": seconds + 1,
+        "first_cluster_map_s": first_map, "load": [result, *http]}})  # fmt: skip
+    assert "| with cache |" in table and "| /search | http | 2 | 4 |" in table
