@@ -112,21 +112,31 @@ def load_model(spec: str | None = None, device: str | None = None):
     return model.eval()
 
 
-_MODELS: dict[tuple[str, str | None], object] = {}
+_MODELS: dict[tuple[str, str | None, str], object] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def get_model(spec: str | None = None, device: str | None = None):
-    """``load_model`` once per process and spec: callers share the model and must not mutate it.
+def get_model(spec: str | None = None, device: str | None = None, backend: str | None = None):
+    """``load_model`` once per process, spec and backend: callers share the model and must not mutate it.
 
+    ``backend`` is ``auto`` (ONNX Runtime int8 when it holds the quality bar for this model, else torch
+    fp32), ``torch`` or ``onnx-int8``; ``None`` reads ``$WORKBENCH_BACKEND`` (see ``core.backends``).
     Thread-safe: a request that arrives while the app's start-up thread is loading waits for that load
     instead of starting a second one.
     """
-    key = (resolve_spec(spec), device)
+    from core.backends import backend_choice, with_backend
+    from core.fingerprint import model_fingerprint
+
+    key = (resolve_spec(spec), device, backend_choice(backend))
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = load_model(*key)
+            _MODELS[key] = with_backend(load_model(key[0], device), model_fingerprint(key[0]), key[2])
         return _MODELS[key]
+
+
+def backend_name(model) -> str:
+    """The backend a model from ``get_model`` runs on: ``torch`` or ``onnx-int8``."""
+    return getattr(model, "backend_name", "torch")
 
 
 def unpack_model_archive(archive: Path) -> Path:

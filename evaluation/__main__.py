@@ -14,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.backends import BACKENDS, BackendError
 from core.builtin import BUILTIN_E5_SMALL
 from core.loader import ModelLoadError, model_path, resolve_spec
 from evaluation.datasets import (
@@ -55,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--output", type=Path, default=None, help="folder for results.json, results.csv, report.html"
         )
         sub.add_argument("--no-cache", action="store_true", help="recompute even when a cached result exists")
+        sub.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            default=None,
+            help="inference backend (default: $WORKBENCH_BACKEND, else auto: ONNX int8 where it holds the "
+            "quality bar for the model, else torch fp32)",
+        )
     sts.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI (default 1000)"
     )
@@ -87,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sts":
             datasets = [load_sts_dataset(name) for name in dataset_specs]
             records = [
-                run_sts(s, d, args.bootstrap, args.seed, not args.no_cache) for s in specs for d in datasets
+                run_sts(s, d, args.bootstrap, args.seed, not args.no_cache, args.backend)
+                for s in specs
+                for d in datasets
             ]
         else:
             datasets = [load_retrieval_dataset(name, args.limit) for name in dataset_specs]
-            records = [run_retrieval(s, d, not args.no_cache) for s in specs for d in datasets]
-    except (DatasetError, ModelLoadError) as err:
+            records = [run_retrieval(s, d, not args.no_cache, args.backend) for s in specs for d in datasets]
+    except (DatasetError, ModelLoadError, BackendError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(markdown_table(records))

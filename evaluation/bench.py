@@ -23,8 +23,9 @@ import numpy as np
 from core.corpus import load_corpus
 from core.data import load_news, load_sts
 from core.embeddings import corpus_embeddings
+from core.fingerprint import model_fingerprint
 from core.io import write_file_atomically
-from core.loader import load_model, resolve_spec
+from core.loader import backend_name, get_model, load_model, resolve_spec
 
 
 def _timed(function, repeats: int) -> list[float]:
@@ -46,9 +47,11 @@ def _summary(times: list[float]) -> dict:
     }
 
 
-def backends(model) -> dict:
-    """The inference variants on offer, built from the fp32 model."""
+def backends(model, fingerprint: str | None = None) -> dict:
+    """The inference variants on offer, built from the fp32 model (ONNX int8 needs its fingerprint)."""
     import torch
+
+    from core.backends import with_backend
 
     variants = {"torch-fp32": model}
     bf16 = copy.deepcopy(model).to(torch.bfloat16)
@@ -58,10 +61,12 @@ def backends(model) -> dict:
         int8[0].model, {torch.nn.Linear}, dtype=torch.qint8
     )
     variants["torch-int8-dynamic"] = int8
+    if fingerprint:
+        variants["onnx-int8"] = with_backend(model, fingerprint, "onnx-int8")
     return variants
 
 
-def bench_encoding(model, quick: bool) -> list[dict]:
+def bench_encoding(model, quick: bool, fingerprint: str | None = None) -> list[dict]:
     """Throughput at batch 1/16/64, single-query latency, and quality against fp32, per backend."""
     from scipy.stats import spearmanr
 
@@ -73,7 +78,7 @@ def bench_encoding(model, quick: bool) -> list[dict]:
         passages, batch_size=64, convert_to_numpy=True, normalize_embeddings=True
     )
     rows = []
-    for name, variant in backends(model).items():
+    for name, variant in backends(model, fingerprint).items():
         row = {"backend": name}
         for batch in (1, 16, 64):
             texts = passages[: 32 if batch == 1 else len(passages)]
@@ -353,6 +358,8 @@ def markdown(results: dict) -> str:
         "| cos to fp32 | STS ρ | Δρ | bar |"
     )
     lines = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    if "default_backend" in results:
+        lines.insert(0, f"Default backend (auto) for this model: {results['default_backend']}\n")
     for r in results["encoding"]:
         lines.append(
             f"| {r['backend']} | {r['sentences_per_s_batch1']:.1f} | {r['sentences_per_s_batch16']:.1f} | "
@@ -446,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
             "processor": platform.processor(),
         },
         "date": time.strftime("%Y-%m-%d"),
-        "encoding": bench_encoding(model, args.quick),
+        "encoding": bench_encoding(model, args.quick, model_fingerprint(spec)),
+        "default_backend": backend_name(get_model(spec, device="cpu")),
         "search": bench_search(anchors, queries, sizes, args.quick),
         "search_end_to_end": bench_search_end_to_end(model, anchors, sizes[1:] or sizes, args.quick),
         "umap": bench_umap(anchors, [1_000] if args.quick else [1_000, 5_000, 20_000]),

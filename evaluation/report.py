@@ -41,7 +41,7 @@ def markdown_table(records: list[dict]) -> str:
     columns = STS_COLUMNS if task == "sts" else RETRIEVAL_COLUMNS
     header = ["model", "dataset"] + [label for _, label in columns]
     header += ["95% CI (Spearman cos)"] if task == "sts" else ["queries", "corpus"]
-    header += ["encode s", "cached"]
+    header += ["backend", "encode s", "cached"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
     for record in records:
         cells = [record["model"], record["dataset"]]
@@ -50,7 +50,8 @@ def markdown_table(records: list[dict]) -> str:
             cells.append(f"[{record['ci95'][0]:.4f}, {record['ci95'][1]:.4f}]")
         else:
             cells += [str(record["n"]), str(record["corpus_size"])]
-        cells += [f"{record['encode_seconds']:.1f}", "yes" if record.get("cached") else "no"]
+        cells += [record.get("backend", "torch"), f"{record['encode_seconds']:.1f}"]
+        cells.append("yes" if record.get("cached") else "no")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

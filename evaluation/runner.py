@@ -12,9 +12,10 @@ import json
 import logging
 from collections.abc import Callable
 
+from core.backends import backend_choice
 from core.fingerprint import model_fingerprint
 from core.io import write_file_atomically
-from core.loader import get_model, resolve_spec
+from core.loader import backend_name, get_model, resolve_spec
 from core.paths import cache_dir
 from core.versions import library_versions
 from evaluation.datasets import RetrievalDataset, STSDataset
@@ -63,32 +64,49 @@ def _describe(task: str, spec: str, fingerprint: str, dataset, options: dict, co
     return full, key
 
 
+def _with_backend_used(spec: str, backend: str, evaluate: Callable) -> dict:
+    """``evaluate(model)`` on the model under ``backend``, with the backend it actually ran on."""
+    model = get_model(spec, backend=backend)
+    return evaluate(model) | {"backend": backend_name(model)}
+
+
 def run_sts(
-    spec: str | None, dataset: STSDataset, n_resamples: int = 1000, seed: int = 0, use_cache: bool = True
+    spec: str | None,
+    dataset: STSDataset,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    use_cache: bool = True,
+    backend: str | None = None,
 ) -> dict:
     """STS evaluation record of one model on one dataset (see ``evaluate_sts``), cached."""
     spec = resolve_spec(spec)
-    options = {"n_resamples": n_resamples, "seed": seed}
+    backend = backend_choice(backend)
+    options = {"n_resamples": n_resamples, "seed": seed, "backend": backend}
     full, key = _describe(
         "sts",
         spec,
         model_fingerprint(spec),
         dataset,
         options,
-        lambda: evaluate_sts(get_model(spec), dataset, n_resamples, seed),
+        lambda: _with_backend_used(
+            spec, backend, lambda model: evaluate_sts(model, dataset, n_resamples, seed)
+        ),
     )
     return _cached(key, full, use_cache)
 
 
-def run_retrieval(spec: str | None, dataset: RetrievalDataset, use_cache: bool = True) -> dict:
+def run_retrieval(
+    spec: str | None, dataset: RetrievalDataset, use_cache: bool = True, backend: str | None = None
+) -> dict:
     """Retrieval evaluation record of one model on one dataset (see ``evaluate_retrieval``), cached."""
     spec = resolve_spec(spec)
+    backend = backend_choice(backend)
     full, key = _describe(
         "retrieval",
         spec,
         model_fingerprint(spec),
         dataset,
-        {},
-        lambda: evaluate_retrieval(get_model(spec), dataset),
+        {"backend": backend},
+        lambda: _with_backend_used(spec, backend, lambda model: evaluate_retrieval(model, dataset)),
     )
     return _cached(key, full, use_cache)

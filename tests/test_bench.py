@@ -40,15 +40,15 @@ def test_end_to_end_search_uses_the_default_index(tiny_model_dir, monkeypatch):
     assert 0 < small["p50_ms"] <= small["p95_ms"]
 
 
-def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir):
-    rows = bench_encoding(load_model(str(tiny_model_dir), device="cpu"), quick=True)
-    assert [row["backend"] for row in rows] == ["torch-fp32", "torch-bf16", "torch-int8-dynamic"]
+def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir, isolated_cache):
+    rows = bench_encoding(load_model(str(tiny_model_dir), device="cpu"), quick=True, fingerprint="tiny")
+    assert [row["backend"] for row in rows] == ["torch-fp32", "torch-bf16", "torch-int8-dynamic", "onnx-int8"]
     fp32 = rows[0]
     assert fp32["speedup_batch64"] == 1.0 and fp32["mean_cosine_to_fp32"] == pytest.approx(1.0, abs=1e-5)
     assert fp32["meets_quality_bar"]
     assert all(-1 <= row["mean_cosine_to_fp32"] <= 1.01 for row in rows)  # a random tiny model: any agreement
     table = markdown({"encoding": rows, "search": [], "umap": []})
-    assert "torch-int8-dynamic" in table
+    assert "torch-int8-dynamic" in table and "| onnx-int8 |" in table
 
 
 def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
