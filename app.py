@@ -23,7 +23,7 @@ from core.embeddings import cached_model_fingerprint, corpus_embeddings, embeddi
 from core.figures import cluster_map as cluster_figure
 from core.figures import heatmap, ranked_bars
 from core.index import get_index
-from core.loader import ModelLoadError, get_model, resolve_spec
+from core.loader import ModelLoadError, backend_name, get_model, resolve_spec
 from core.search import search, snippet
 from core.similarity import (
     describe_similarity,
@@ -308,6 +308,7 @@ def about() -> str:
             f"### `{spec}`",
             f"- dimensión: {model.get_embedding_dimension()}, longitud máxima: {model.max_seq_length} tokens",
             f"- prompts: {model.prompts or 'ninguno'}",
+            f"- inferencia: {backend_name(model)}",
         ]
         for metrics_file in (folder / "metrics.json", folder.parent / "metrics.json"):
             if metrics_file.is_file():

@@ -130,8 +130,30 @@ def get_model(spec: str | None = None, device: str | None = None, backend: str |
     key = (resolve_spec(spec), device, backend_choice(backend))
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = with_backend(load_model(key[0], device), model_fingerprint(key[0]), key[2])
+            model = load_model(key[0], device)
+            _lock_tokenizer(model)
+            _MODELS[key] = with_backend(model, model_fingerprint(key[0]), key[2])
         return _MODELS[key]
+
+
+def _lock_tokenizer(model) -> None:
+    """Make the shared model's tokenizer safe to call from several threads at once.
+
+    A fast tokenizer sets padding and truncation on its Rust backend at every call; two requests that
+    tokenize at the same moment can get each other's settings (seen under load: "expected sequence of
+    length 15 at dim 1 (got 14)"). Tokenising is ~1% of a request, so one lock costs nothing.
+    """
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None or getattr(tokenizer, "_workbench_locked", False):
+        return
+    lock = threading.Lock()
+    base = type(tokenizer)
+
+    def locked_call(self, *args, **kwargs):
+        with lock:
+            return base.__call__(self, *args, **kwargs)
+
+    tokenizer.__class__ = type(base.__name__, (base,), {"__call__": locked_call, "_workbench_locked": True})
 
 
 def backend_name(model) -> str:

@@ -115,6 +115,8 @@ def load_test(
     else:
         senders = [_client_sender(url, endpoint) for _ in range(users)]
 
+    failures: list[str] = []
+
     def user(send) -> tuple[list[float], int]:
         times, errors = [], 0
         for _ in range(requests_per_user):
@@ -122,8 +124,9 @@ def load_test(
             try:
                 send()
                 times.append(time.perf_counter() - started)
-            except Exception:
+            except Exception as err:
                 errors += 1
+                failures.append(f"{type(err).__name__}: {err}"[:300])
         return times, errors
 
     with ThreadPoolExecutor(max_workers=users) as pool:
@@ -135,6 +138,7 @@ def load_test(
         "users": users,
         "requests": users * requests_per_user,
         "errors": sum(e for _, e in results),
+        "first_error": failures[0] if failures else None,
         "p50_ms": statistics.median(times) * 1000 if times else None,
         "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] * 1000 if times else None,
     }

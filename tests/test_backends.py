@@ -92,3 +92,22 @@ def test_get_model_keeps_one_model_per_backend(_tiny_model_master, monkeypatch):
     monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
     first = get_model(str(_tiny_model_master), device="cpu")
     assert get_model(str(_tiny_model_master), device="cpu") is first and backend_name(first) == "torch"
+
+
+def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, monkeypatch):
+    """Regression: concurrent requests raced on the fast tokenizer's padding settings under load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
+    model = get_model(str(_tiny_model_master), device="cpu")
+    texts = [" ".join(["palabra"] * n) for n in range(1, 40)]
+
+    def work(offset: int) -> int:
+        for i in range(30):
+            batch = [texts[(offset + i) % len(texts)], texts[(offset * 7 + i) % len(texts)]]
+            assert model.encode(batch).shape[0] == 2
+            model.tokenizer(texts[offset % len(texts)], add_special_tokens=True)  # as the app's length check
+        return offset
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sorted(pool.map(work, range(16))) == list(range(16))

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from core.loader import load_model
-from evaluation.bench import bench_encoding, bench_search, bench_search_end_to_end, markdown, synthetic_corpus
+from evaluation.bench import (
+    bench_encoding,
+    bench_search,
+    bench_search_end_to_end,
+    machine,
+    markdown,
+    synthetic_corpus,
+)
 
 
 def _anchors(count=200, dimension=32, seed=0):
@@ -47,7 +54,9 @@ def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir, isolated_c
     assert fp32["speedup_batch64"] == 1.0 and fp32["mean_cosine_to_fp32"] == pytest.approx(1.0, abs=1e-5)
     assert fp32["meets_quality_bar"]
     assert all(-1 <= row["mean_cosine_to_fp32"] <= 1.01 for row in rows)  # a random tiny model: any agreement
-    table = markdown({"encoding": rows, "search": [], "umap": []})
+    assert all(row["runs_batch64"] >= 1 and row["best_sentences_per_s_batch64"] > 0 for row in rows)
+    table = markdown({"encoding": rows, "search": [], "umap": [], "machine": machine(), "date": "2026-11-26"})
+    assert table.startswith("2026-11-26 · ") and " CPUs · flags: " in table
     assert "torch-int8-dynamic" in table and "| onnx-int8 |" in table
 
 
