@@ -19,8 +19,9 @@ def search(
     """The ``k`` items most similar to ``query``, optionally only from one section.
 
     Args:
-        key: The embeddings' cache key (``core.embeddings.embedding_key``); with it the index and the
-            section filter are built once and reused, without it they are built for this call.
+        key: The embeddings' cache key (``core.embeddings.embedding_key``); with it a large corpus gets
+            its index (built once, see ``core.index``) and the section filter is remembered; without it
+            the search is exact.
 
     Returns:
         Dicts with the item's fields plus ``score`` (cosine), best first.
@@ -30,7 +31,7 @@ def search(
         allowed = _section_rows(items, section, key)
         if not len(allowed):
             return []
-    index = get_index(key, embeddings) if key else VectorIndex(embeddings)
+    index = get_index(key, embeddings) if key else VectorIndex(embeddings, "exact")
     query_embedding = model.encode_query([query], normalize_embeddings=True, convert_to_numpy=True)[0]
     hits = index.search(query_embedding, k, allowed)
     return [items[row] | {"score": score} for row, score in hits]
