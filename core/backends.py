@@ -15,6 +15,7 @@ takes ``onnx-int8`` when it passed, else torch fp32.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -132,7 +133,7 @@ def build_onnx_int8(model, fingerprint: str) -> tuple[Path, dict]:
 
         save_dir_atomically(save, folder)
         verdict = quality_check(model, _onnx_model(model, folder / "model.onnx", 2))
-        write_file_atomically(folder / "quality.json", lambda handle: handle.write(_dumps(verdict)))
+        write_file_atomically(folder / "quality.json", lambda handle: json.dump(verdict, handle, indent=2))
         return folder, verdict
 
 
@@ -215,9 +216,3 @@ def quality_check(reference, variant, passages: int = 128) -> dict:
         "sts_spearman_change": change,
         "passed": cosine >= MIN_COSINE and abs(change) <= MAX_SPEARMAN_CHANGE,
     }
-
-
-def _dumps(value) -> str:
-    import json
-
-    return json.dumps(value, indent=2)
