@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.io import read_json, save_dir_atomically, write_file_atomically
+from core.loader import ModelLoadError
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ MAX_SPEARMAN_CHANGE = 0.005
 _LOCK = threading.Lock()
 
 
-class BackendError(RuntimeError):
-    """A backend could not be built or loaded; the message says what to do."""
+class BackendError(ModelLoadError):
+    """A backend could not be built or loaded; the message says what to do (callers that report a
+    ``ModelLoadError`` to the user, such as the app, report this one too)."""
 
 
 def backend_choice(backend: str | None = None) -> str:

@@ -111,3 +111,13 @@ def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, mo
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sorted(pool.map(work, range(16))) == list(range(16))
+
+
+def test_a_backend_typo_reaches_the_app_visitor_as_a_message(monkeypatch):
+    import gradio as gr
+
+    import app
+
+    monkeypatch.setenv("WORKBENCH_BACKEND", "onx")
+    with pytest.raises(gr.Error, match="Unknown backend 'onx': use one of auto, torch, onnx-int8"):
+        app._model()
