@@ -1,9 +1,13 @@
-"""The Gradio Space: Spanish sentence similarity, semantic news search, cluster map, duplicates, evaluation.
+"""The Gradio Space: Spanish sentence similarity, semantic search, cluster map, duplicates, evaluation.
 
 ``python app.py`` runs it locally and on a Hugging Face Space. Models come from ``$MODEL_ID`` (one) or
-``$MODELS`` (a comma list of up to 3), else the built-in offline model; the corpus from ``$CORPUS`` (a
-Hub dataset id or a local file), else the bundled news. This file only wires components to functions
-in ``core/`` and ``evaluation/``.
+``$MODELS`` (a comma list of up to 3), else the built-in offline model; the corpus served to everyone
+from ``$CORPUS`` (a Hub dataset id or a local file), else the bundled news. A visitor's upload becomes
+their session's corpus, used by every tab.
+
+This file builds the page and wires events to the plain functions of ``core.service`` and
+``evaluation.live``; their ``WorkbenchError`` becomes a ``gr.Error`` the visitor reads (one log line,
+no traceback).
 """
 
 from __future__ import annotations
@@ -11,186 +15,90 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from functools import lru_cache
-from pathlib import Path
 
 import gradio as gr
 import spaces
 
-from core.clusters import ctfidf_labels, hdbscan_labels, kmeans_labels, place_on_map, umap_projection
-from core.corpus import CorpusError, corpus_fingerprint, load_corpus, parse_corpus_bytes, passage_text
-from core.embeddings import cached_model_fingerprint, corpus_embeddings, embedding_key
-from core.figures import cluster_map as cluster_figure
-from core.figures import heatmap, ranked_bars
-from core.index import get_index
-from core.loader import ModelLoadError, backend_name, get_model, resolve_spec
-from core.search import search, snippet
-from core.similarity import (
-    describe_similarity,
-    fit_sts_scale,
-    rank_candidates,
-    score_pairs,
-    similarity_matrix,
-    token_count,
-)
+from core import service
+from core.errors import WorkbenchError
+from evaluation.live import evaluate_models
 
 logger = logging.getLogger(__name__)
 
-MAX_MODELS = 3
-MAX_SENTENCES = 20
-MAX_K = 50
-PAIR_EXAMPLES = [
-    ["El Gobierno aprueba los presupuestos", "El Ejecutivo da luz verde a las cuentas públicas"],
-    ["El Gobierno aprueba los presupuestos", "El Real Madrid gana la Liga"],
-    ["Llueve con fuerza en Bogotá desde el amanecer", "Un aguacero cae sobre la capital colombiana"],
-]
-RANK_EXAMPLE = [
-    "Sube el precio de la vivienda en Madrid",
-    "Los alquileres se disparan en la capital\nEl Atlético gana en Sevilla\nBaja el paro en Andalucía\n"
-    "La compraventa de casas se encarece en Madrid",
-]
-MATRIX_EXAMPLE = (
-    "El Banco Central sube los tipos de interés\nLa autoridad monetaria encarece el crédito\n"
-    "Argentina gana la Copa América\nLa selección albiceleste se corona campeona\nNieva en los Andes"
-)
+SESSION_TTL_S = 3 * 3600  # an idle visitor's corpus is dropped after this
+# Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
+# evaluation) one at a time in their own group, so they never take the quick requests' places.
+QUICK = {"concurrency_id": "quick", "concurrency_limit": 2}
+HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
 
 
-# Configuration: which models and which corpus this process serves ----------------------------------
-def app_models() -> list[str]:
-    """``$MODELS`` (comma list, at most 3), else the one model of ``$MODEL_ID`` or the built-in model."""
-    listed = [spec.strip() for spec in os.environ.get("MODELS", "").split(",") if spec.strip()]
-    return listed[:MAX_MODELS] or [resolve_spec()]
-
-
-def _model(spec: str | None = None):
-    specs = app_models()
-    spec = spec or specs[0]
-    if spec not in specs:  # visitors choose among the configured models only
-        raise gr.Error(f"Modelo no disponible: {spec}. Elige uno de: {', '.join(specs)}.")
+def _call(function, *args, **kwargs):
+    """``function(...)``, its ``WorkbenchError`` turned into a message for the visitor. Raised outside the
+    handler, so the error keeps no frame of the failed work alive (a rejected upload's bytes)."""
+    message = None
     try:
-        return spec, get_model(spec)
-    except ModelLoadError as err:
-        raise gr.Error(str(err)) from err
+        return function(*args, **kwargs)
+    except WorkbenchError as err:
+        message = str(err)
+    logger.info("%s refused: %s", function.__name__, message)
+    raise gr.Error(message, print_exception=False)
 
 
-_SCALES: dict[str, object] = {}
-_SCALES_LOCK = threading.Lock()
+def _number_slider(*args, **kwargs) -> gr.Slider:
+    """A slider whose value reaches the function as sent: ``core.service`` checks it and answers in
+    Spanish, where Gradio's own check fails on text with a stack trace. (An instance attribute, not a
+    subclass: Gradio writes a ``.pyi`` file beside any module that subclasses a component.)"""
+    slider = gr.Slider(*args, **kwargs)
+    slider.preprocess = lambda payload: payload
+    return slider
 
 
-def sts_scale(spec: str):
-    """The model's cosine -> 0–5 STS mapping, fitted once per model on the bundled STS dev set (its
-    cosines kept on disk per model fingerprint, so a restart does not re-encode the dev set)."""
-    with _SCALES_LOCK:
-        if spec not in _SCALES:
-            _SCALES[spec] = fit_sts_scale(get_model(spec), cached_model_fingerprint(spec))
-        return _SCALES[spec]
-
-
-@lru_cache(maxsize=1)
-def default_corpus() -> tuple[list[dict], str]:
-    items = load_corpus()
-    return items, corpus_fingerprint(items)
-
-
-def _corpus(state: dict | None) -> tuple[list[dict], str]:
-    return (state["items"], state["key"]) if state else default_corpus()
-
-
-def _text(text: str | None, label: str, model) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise gr.Error(f"Escribe {label}: está vacía.")
-    tokens = token_count(model, text)
-    if tokens > model.max_seq_length:
-        limit = model.max_seq_length
-        gr.Warning(f"{label.capitalize()} tiene {tokens} tokens: el modelo solo lee los primeros {limit}.")
-    return text
-
-
-# Similarity -------------------------------------------------------------------------------------------
+# Events: each one a thin call into core.service --------------------------------------------------------
 @spaces.GPU
-def compare(sentence_a: str, sentence_b: str) -> tuple[float, str, list[list]]:
-    """Cosine similarity of two sentences under every configured model (the first one leads)."""
-    rows = []
-    for spec in app_models():
-        _, model = _model(spec)
-        a, b = _text(sentence_a, "la primera frase", model), _text(sentence_b, "la segunda frase", model)
-        (score,) = score_pairs(model, [(a, b)])
-        sts = 5.0 if a == b else sts_scale(spec)(score)  # the same text means the same, whatever the model
-        rows.append([spec, round(score, 4), describe_similarity(sts)])
-    return rows[0][1], rows[0][2], rows
+def compare(sentence_a: str, sentence_b: str):
+    """Cosine similarity of two Spanish sentences under every served model, with a plain-language reading
+    calibrated on the 0–5 STS scale."""
+    return _call(service.compare, sentence_a, sentence_b, warn=gr.Warning)
 
 
 @spaces.GPU
 def rank(sentence: str, candidates: str):
-    """One sentence against a list (one per line): ranked bars."""
-    _, model = _model()
-    sentence = _text(sentence, "la frase", model)
-    lines = [line.strip() for line in (candidates or "").splitlines() if line.strip()]
-    if not lines:
-        raise gr.Error("Escribe al menos una frase candidata, una por línea.")
-    if len(lines) > MAX_SENTENCES:
-        raise gr.Error(f"Demasiadas frases: {len(lines)}. El máximo es {MAX_SENTENCES}.")
-    ranked = rank_candidates(model, sentence, lines)
-    return ranked_bars(ranked), [[text, round(score, 4)] for text, score in ranked]
+    """One sentence against a list of candidates (one per line), most similar first."""
+    return _call(service.rank, sentence, candidates, warn=gr.Warning)
 
 
 @spaces.GPU
 def matrix(sentences: str):
-    """Up to 20 sentences (one per line): a heatmap of their pairwise similarities."""
-    _, model = _model()
-    lines = [line.strip() for line in (sentences or "").splitlines() if line.strip()]
-    if len(lines) < 2:
-        raise gr.Error("Escribe al menos dos frases, una por línea.")
-    if len(lines) > MAX_SENTENCES:
-        raise gr.Error(f"Demasiadas frases: {len(lines)}. El máximo es {MAX_SENTENCES}.")
-    return heatmap(lines, similarity_matrix(model, lines))
-
-
-# Semantic search --------------------------------------------------------------------------------------
-@spaces.GPU
-def search_news(query: str, k: float = 5, section: str = "todas", model_spec: str | None = None, state=None):
-    """Top-k news for a query, from the uploaded corpus of this session or the default corpus."""
-    spec, model = _model(model_spec)
-    query = _text(query, "la búsqueda", model)
-    if not 1 <= int(k) <= MAX_K:
-        raise gr.Error(f"k debe estar entre 1 y {MAX_K}.")
-    items, key = _corpus(state)
-    embeddings = corpus_embeddings(model, spec, items, key)
-    section = None if section in (None, "", "todas") else section
-    hits = search(model, query, items, embeddings, int(k), section, key=embedding_key(spec, items, key))
-    if not hits:
-        gr.Warning("Ninguna noticia en esa sección.")
-    return [[round(h["score"], 4), h["section"], h["title"], snippet(h["body"])] for h in hits]
+    """Pairwise similarities of up to 20 sentences (one per line), as a heatmap."""
+    return _call(service.matrix, sentences, warn=gr.Warning)
 
 
 @spaces.GPU
-def upload_corpus(file_path: str | None, state=None, progress=gr.Progress()):
-    """Replace this session's search corpus with an uploaded CSV / JSONL / TXT (others are unaffected)."""
+def search(query: str, k: float = 5, section: str = "todas", model_spec: str | None = None, corpus=None):
+    """The k texts of the session's corpus closest in meaning to a query, optionally from one section."""
+    return _call(service.search_corpus, corpus, query, k, section, model_spec, warn=gr.Warning)
+
+
+@spaces.GPU
+def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Progress()):
+    """Make an uploaded CSV / TSV / JSONL / JSON / TXT file this session's corpus (for search, the map and
+    duplicates); other visitors keep theirs. An empty upload goes back to the served corpus."""
     if not file_path:
-        return None, "Corpus por defecto.", gr.update(choices=_sections(default_corpus()[0]), value="todas")
-    path = Path(file_path)
-    try:
-        items = parse_corpus_bytes(path.read_bytes(), path.name)
-    except CorpusError as err:
-        raise gr.Error(str(err)) from err
-    spec, model = _model()
-    key = corpus_fingerprint(items)
-    embeddings = corpus_embeddings(model, spec, items, key, progress=progress)
-    progress(1.0, desc="Índice de búsqueda")
-    get_index(
-        embedding_key(spec, items, key), embeddings
-    )  # large corpora: built now, not on the first search
-    state = {"items": items, "key": key, "name": path.name}
-    message = f"Buscando en **{path.name}**: {len(items):,} textos (solo en tu sesión)."
-    return state, message, gr.update(choices=_sections(items), value="todas")
+        return reset_corpus()
+    corpus = _call(service.upload, file_path, model_spec=model_spec, progress=progress)
+    return _corpus_outputs(corpus, service.upload_summary(corpus))
 
 
-def _sections(items: list[dict]) -> list[str]:
-    return ["todas", *sorted({item["section"] for item in items if item["section"]})]
+def reset_corpus():
+    """Go back to the corpus served to everyone (the bundled news unless the Space sets another)."""
+    return _corpus_outputs(None, "Usando el corpus de todos.")
 
 
-# Cluster map ------------------------------------------------------------------------------------------
+def _corpus_outputs(corpus, status: str):
+    choices = gr.update(choices=service.section_choices(corpus), value=service.ALL_SECTIONS)
+    return corpus, status, choices, service.corpus_banner(corpus)
+
+
 @spaces.GPU
 def cluster_map(
     color_by: str = "sección",
@@ -199,133 +107,34 @@ def cluster_map(
     dimensions: str = "2D",
     sentence: str = "",
     model_spec: str | None = None,
+    corpus=None,
     progress=gr.Progress(),
 ):
-    """UMAP of the corpus, coloured by section or cluster, with a typed sentence placed on it."""
-    spec, model = _model(model_spec)
-    items, key = default_corpus()
-    progress(0.1, desc="Embeddings del corpus")
-    embeddings = corpus_embeddings(model, spec, items, key)
-    progress(0.4, desc="Proyección UMAP")
-    points = umap_projection(embeddings, embedding_key(spec, items, key), 3 if dimensions == "3D" else 2)
-    if color_by == "sección":
-        colours = [item["section"] or "sin sección" for item in items]
-        title = "Noticias por sección"
-    else:
-        labels = hdbscan_labels(embeddings) if method == "hdbscan" else kmeans_labels(embeddings, int(k))
-        names = ctfidf_labels([passage_text(item) for item in items], labels)
-        colours = [f"{label}: {names[int(label)]}" if label >= 0 else "ruido" for label in labels]
-        title = f"Clusters ({method}), etiquetados por c-TF-IDF"
-    highlight = None
-    if (sentence or "").strip():
-        sentence = _text(sentence, "la frase", model)
-        embedding = model.encode_query([sentence], normalize_embeddings=True)[0]
-        highlight = (place_on_map(embedding, embeddings, points), sentence)
-    return cluster_figure(points, items, colours, highlight, title)
+    """UMAP map of the session's corpus, by section or cluster, with a typed sentence placed on it."""
+    return _call(
+        service.cluster_map, corpus, color_by, method, k, dimensions, sentence, model_spec,
+        warn=gr.Warning, progress=progress,
+    )  # fmt: skip
 
 
-# Duplicates -------------------------------------------------------------------------------------------
 @spaces.GPU
-def duplicates(threshold: float = 0.9, model_spec: str | None = None):
-    """Near-duplicate news above a cosine threshold (paraphrase mining on the corpus embeddings)."""
-    import torch
-    from sentence_transformers.util import paraphrase_mining_embeddings
-
-    if not 0 < threshold <= 1:
-        raise gr.Error("El umbral debe estar entre 0 y 1.")
-    spec, model = _model(model_spec)
-    items, key = default_corpus()
-    embeddings = torch.from_numpy(corpus_embeddings(model, spec, items, key))
-    pairs = [p for p in paraphrase_mining_embeddings(embeddings, top_k=5) if p[0] >= threshold]
-    rows = [
-        [round(score, 4), items[i]["title"], items[j]["title"], items[i]["section"]] for score, i, j in pairs
-    ]
-    return rows[:500], f"{len(pairs)} pares con similitud ≥ {threshold:.2f}" + _known_duplicates_note(
-        items, pairs
-    )
+def duplicates(threshold: float = 0.9, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
+    """Pairs of near-duplicate texts in the session's corpus above a cosine threshold."""
+    return _call(service.find_duplicates, corpus, threshold, model_spec, progress=progress)
 
 
-def _known_duplicates_note(items: list[dict], pairs) -> str:
-    from core.data import load_news_duplicates
-
-    if os.environ.get("CORPUS", "bundled") != "bundled":
-        return ""
-    ids = [item["id"] for item in items]
-    found = {frozenset((ids[i], ids[j])) for _, i, j in pairs}
-    known = [frozenset(pair) for pair in load_news_duplicates()]
-    return f"; de las {len(known)} historias contadas dos veces, aparecen {sum(p in found for p in known)}."
-
-
-# Evaluation and about ---------------------------------------------------------------------------------
 @spaces.GPU
 def evaluate(include_hub: bool = False, progress=gr.Progress()):
-    """STS evaluation of every configured model (bundled test set; stsb_multi_mt es too when asked)."""
-    from evaluation.datasets import DatasetError, load_sts_dataset
-    from evaluation.report import scatter_predicted_vs_gold, score_bars
-    from evaluation.runner import run_sts
-
-    datasets = [load_sts_dataset("bundled:test")]
-    note = "Conjunto STS propio (150 pares)."
-    if include_hub:
-        try:
-            datasets.append(load_sts_dataset("stsb_multi_mt:es:test"))
-        except DatasetError as err:
-            note += f" stsb_multi_mt no disponible: {err}"
-    records = []
-    jobs = [(spec, dataset) for spec in app_models() for dataset in datasets]
-    for number, (spec, dataset) in enumerate(jobs):
-        progress(number / len(jobs), desc=f"Evaluando {spec} en {dataset.name}")
-        try:
-            records.append(run_sts(spec, dataset))
-        except ModelLoadError as err:
-            raise gr.Error(str(err)) from err
-    table = [
-        [
-            r["model"],
-            r["dataset"],
-            round(r["metrics"]["spearman_cosine"], 4),
-            round(r["metrics"]["pearson_cosine"], 4),
-            f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
-            r["n"],
-            "sí" if r.get("cached") else "no",
-        ]
-        for r in records
-    ]
-    return table, score_bars(records), scatter_predicted_vs_gold(records), note
+    """STS evaluation of every served model on the bundled test set (stsb_multi_mt es too when asked)."""
+    return _call(evaluate_models, service.app_models(), include_hub, progress=progress)
 
 
-def about() -> str:
-    """The served models: dimensions, max length, prompts, base model and training summary."""
-    import json
-
-    from core.loader import model_path
-
-    lines = ["## Modelos"]
-    for spec in app_models():
-        _, model = _model(spec)
-        folder = Path(model_path(spec))
-        lines += [
-            f"### `{spec}`",
-            f"- dimensión: {model.get_embedding_dimension()}, longitud máxima: {model.max_seq_length} tokens",
-            f"- prompts: {model.prompts or 'ninguno'}",
-            f"- inferencia: {backend_name(model)}",
-        ]
-        for metrics_file in (folder / "metrics.json", folder.parent / "metrics.json"):
-            if metrics_file.is_file():
-                summary = json.loads(metrics_file.read_text(encoding="utf-8"))
-                test, base = summary.get("test", {}), summary.get("baseline_test") or {}
-                key = "sts-test_spearman_cosine"
-                if key in test:
-                    before = f"{base[key]:.4f} → " if key in base else ""
-                    steps = summary.get("global_step")
-                    lines.append(f"- entrenamiento: STS test Spearman {before}{test[key]:.4f}, {steps} pasos")
-                break
-    items, _ = default_corpus()
-    lines += ["## Corpus", f"{len(items)} noticias en {len(_sections(items)) - 1} secciones."]
-    return "\n".join(lines)
+def about(corpus=None) -> str:
+    """The served models (dimension, max length, prompts, backend, training) and the active corpus."""
+    return _call(service.about, corpus)
 
 
-# Layout -----------------------------------------------------------------------------------------------
+# Layout: one small builder per tab ----------------------------------------------------------------------
 def build_similarity_tab() -> None:
     with gr.Row():
         sentence_a = gr.Textbox(label="Frase A", lines=2, elem_id="sentence-a")
@@ -335,29 +144,29 @@ def build_similarity_tab() -> None:
         score = gr.Number(label="Similitud coseno", precision=4, elem_id="score")
         reading = gr.Textbox(label="Lectura", interactive=False, elem_id="reading")
     per_model = gr.Dataframe(headers=["modelo", "coseno", "lectura"], label="Por modelo", interactive=False)
-    gr.Examples(PAIR_EXAMPLES, inputs=[sentence_a, sentence_b])
+    gr.Examples(service.PAIR_EXAMPLES, inputs=[sentence_a, sentence_b])
     compare_button.click(
-        compare, [sentence_a, sentence_b], [score, reading, per_model], api_name="similarity"
+        compare, [sentence_a, sentence_b], [score, reading, per_model], api_name="similarity", **QUICK
     )
     with gr.Accordion("Una frase contra una lista", open=False):
-        anchor = gr.Textbox(label="Frase", value=RANK_EXAMPLE[0])
-        candidates = gr.Textbox(label="Candidatas (una por línea)", lines=5, value=RANK_EXAMPLE[1])
+        anchor = gr.Textbox(label="Frase", value=service.RANK_EXAMPLE[0])
+        candidates = gr.Textbox(label="Candidatas (una por línea)", lines=5, value=service.RANK_EXAMPLE[1])
         rank_button = gr.Button("Ordenar")
         bars = gr.Plot(label="Ranking")
         ranked = gr.Dataframe(headers=["frase", "coseno"], interactive=False)
-        rank_button.click(rank, [anchor, candidates], [bars, ranked], api_name="rank")
+        rank_button.click(rank, [anchor, candidates], [bars, ranked], api_name="rank", **QUICK)
     with gr.Accordion("Matriz de similitud (hasta 20 frases)", open=False):
-        sentences = gr.Textbox(label="Frases (una por línea)", lines=6, value=MATRIX_EXAMPLE)
+        sentences = gr.Textbox(label="Frases (una por línea)", lines=6, value=service.MATRIX_EXAMPLE)
         matrix_button = gr.Button("Dibujar matriz")
         matrix_plot = gr.Plot(label="Matriz")
-        matrix_button.click(matrix, [sentences], [matrix_plot], api_name="matrix")
+        matrix_button.click(matrix, [sentences], [matrix_plot], api_name="matrix", **QUICK)
 
 
-def build_search_tab(state: gr.State, models: gr.Dropdown) -> None:
+def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown) -> None:
     with gr.Row():
         query = gr.Textbox(label="Búsqueda", placeholder="p. ej. sequía y embalses", scale=4, elem_id="query")
-        k = gr.Slider(1, MAX_K, value=5, step=1, label="k")
-        section = gr.Dropdown(_sections(default_corpus()[0]), value="todas", label="Sección")
+        k = _number_slider(1, service.MAX_K, value=5, step=1, label="k")
+        section = gr.Dropdown(service.section_choices(None), value=service.ALL_SECTIONS, label="Sección")
     search_button = gr.Button("Buscar", variant="primary", elem_id="search")
     results = gr.Dataframe(
         headers=["score", "sección", "título", "fragmento"], label="Resultados", interactive=False, wrap=True,
@@ -366,22 +175,33 @@ def build_search_tab(state: gr.State, models: gr.Dropdown) -> None:
     gr.Examples(
         [["incendios forestales y sequía"], ["inflación y tipos de interés"], ["vacunas"]], inputs=[query]
     )
-    with gr.Accordion("Tu propio corpus (CSV / JSONL / TXT, hasta 10 MB y 20.000 filas)", open=False):
-        upload = gr.File(
-            label="Archivo", file_types=[".csv", ".tsv", ".jsonl", ".json", ".txt"], type="filepath"
+    with gr.Accordion(
+        "Tu propio corpus (CSV / TSV / JSONL / JSON / TXT, hasta 10 MB y 20.000 filas)", open=False
+    ):
+        gr.Markdown(
+            "Una columna de texto (`text`, `body`, `content`…), y si quieres `title` y `section`. "
+            "Tu archivo pasa a ser el corpus de todas las pestañas, solo para ti."
         )
-        status = gr.Markdown("Corpus por defecto.")
-    upload.change(upload_corpus, [upload, state], [state, status, section], api_name="upload")
-    search_button.click(search_news, [query, k, section, models, state], [results], api_name="search")
-    query.submit(search_news, [query, k, section, models, state], [results], api_name=False)
+        upload_file = gr.File(
+            label="Archivo", file_types=[".csv", ".tsv", ".jsonl", ".json", ".txt"], type="filepath",
+            elem_id="upload",
+        )  # fmt: skip
+        status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status")
+        back = gr.Button("Volver al corpus de noticias", size="sm", elem_id="reset-corpus")
+    corpus_outputs = [corpus, status, section, banner]
+    upload_file.change(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
+    back.click(reset_corpus, None, corpus_outputs, api_name="reset_corpus", **QUICK)
+    inputs = [query, k, section, models, corpus]
+    search_button.click(search, inputs, [results], api_name="search", **QUICK)
+    query.submit(search, inputs, [results], api_name=False, **QUICK)
 
 
-def build_cluster_tab(models: gr.Dropdown) -> None:
+def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     with gr.Row():
-        color_by = gr.Radio(["sección", "cluster"], value="sección", label="Color")
-        method = gr.Radio(["kmeans", "hdbscan"], value="kmeans", label="Clustering")
-        k = gr.Slider(2, 30, value=10, step=1, label="k (KMeans)")
-        dimensions = gr.Radio(["2D", "3D"], value="2D", label="Vista")
+        color_by = gr.Radio(list(service.COLOR_CHOICES), value="sección", label="Color")
+        method = gr.Radio(list(service.METHOD_CHOICES), value="kmeans", label="Clustering")
+        k = _number_slider(2, 30, value=10, step=1, label="k (KMeans)")
+        dimensions = gr.Radio(list(service.DIMENSION_CHOICES), value="2D", label="Vista")
     sentence = gr.Textbox(
         label="Sitúa una frase en el mapa (opcional)",
         placeholder="p. ej. el Barça ficha a un delantero",
@@ -389,17 +209,16 @@ def build_cluster_tab(models: gr.Dropdown) -> None:
     )
     draw = gr.Button("Dibujar mapa", variant="primary")
     plot = gr.Plot(label="Mapa UMAP", elem_id="cluster-plot")
-    draw.click(
-        cluster_map, [color_by, method, k, dimensions, sentence, models], [plot], api_name="cluster_map"
-    )
+    inputs = [color_by, method, k, dimensions, sentence, models, corpus]
+    draw.click(cluster_map, inputs, [plot], api_name="cluster_map", **HEAVY)
 
 
-def build_duplicates_tab(models: gr.Dropdown) -> None:
-    threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.01, label="Umbral de similitud")
+def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
+    threshold = _number_slider(0.5, 1.0, value=0.9, step=0.01, label="Umbral de similitud")
     find = gr.Button("Buscar duplicados", variant="primary")
     summary = gr.Markdown(elem_id="duplicates-summary")
-    table = gr.Dataframe(headers=["score", "noticia A", "noticia B", "sección"], interactive=False, wrap=True)
-    find.click(duplicates, [threshold, models], [table, summary], api_name="duplicates")
+    table = gr.Dataframe(headers=["score", "texto A", "texto B", "sección"], interactive=False, wrap=True)
+    find.click(duplicates, [threshold, models, corpus], [table, summary], api_name="duplicates", **HEAVY)
 
 
 def build_evaluation_tab() -> None:
@@ -413,62 +232,42 @@ def build_evaluation_tab() -> None:
     )
     with gr.Row():
         bars, scatter = gr.Plot(label="Spearman con IC"), gr.Plot(label="Predicción frente a referencia")
-    run.click(evaluate, [include_hub], [table, bars, scatter, note], api_name="evaluate")
+    run.click(evaluate, [include_hub], [table, bars, scatter, note], api_name="evaluate", **HEAVY)
 
 
 def build_demo() -> gr.Blocks:
     """The whole app, ready to ``launch()``."""
-    specs = app_models()
-    with gr.Blocks(title="Embeddings de frases en español") as demo:
+    specs = service.app_models()
+    # Files visitors upload are removed an hour after upload (checked every 10 minutes).
+    with gr.Blocks(title="Embeddings de frases en español", delete_cache=(600, 3600)) as demo:
         gr.Markdown(
             "# Embeddings de frases en español\n"
-            f"Modelo{'s' if len(specs) > 1 else ''}: {', '.join(f'`{s}`' for s in specs)} · "
-            f"corpus: {len(default_corpus()[0])} noticias."
+            f"Modelo{'s' if len(specs) > 1 else ''}: {', '.join(f'`{s}`' for s in specs)}"
         )
-        state = gr.State(None)  # this visitor's uploaded corpus
+        banner = gr.Markdown(service.corpus_banner(None), elem_id="corpus-banner")
+        corpus = gr.State(None, time_to_live=SESSION_TTL_S)  # this visitor's corpus; None: the served one
         models = gr.Dropdown(specs, value=specs[0], label="Modelo", visible=len(specs) > 1)
         with gr.Tab("Similitud"):
             build_similarity_tab()
         with gr.Tab("Búsqueda semántica"):
-            build_search_tab(state, models)
+            build_search_tab(corpus, models, banner)
         with gr.Tab("Mapa de clusters"):
-            build_cluster_tab(models)
+            build_cluster_tab(corpus, models)
         with gr.Tab("Duplicados"):
-            build_duplicates_tab(models)
+            build_duplicates_tab(corpus, models)
         with gr.Tab("Evaluación"):
             build_evaluation_tab()
         with gr.Tab("Acerca de"):
             info = gr.Markdown(elem_id="about")
-            demo.load(about, None, info, api_name="about")
-    # Two vCPUs: a few requests at a time keep latency low; the rest wait in the queue.
-    demo.queue(default_concurrency_limit=2, max_size=64)
+            demo.load(about, [corpus], info, api_name="about", **QUICK)
+    # The queue is the only way in: no direct POST /gradio_api/run/... that would skip its limits.
+    demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     return demo
-
-
-def warm_up() -> None:
-    """Load the models, their STS calibration and the first model's corpus embeddings, index and 2D map,
-    so visitors do not wait. Runs beside the server: a request that comes earlier waits for what it needs
-    (the loaders hold locks), and a failure here is logged, then reported to the visitor who needs it."""
-    import torch
-
-    # Two requests run at once (the queue's concurrency) on a 2-vCPU Space: one thread each beats two
-    # threads each fighting for the same cores (README, "Performance"). Set before any request encodes.
-    torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
-    try:
-        for spec in app_models():
-            sts_scale(spec)
-        spec, model = app_models()[0], get_model(app_models()[0])
-        items, key = default_corpus()
-        embeddings = corpus_embeddings(model, spec, items, key)
-        get_index(embedding_key(spec, items, key), embeddings)
-        umap_projection(embeddings, embedding_key(spec, items, key))
-    except Exception:
-        logger.exception("Warm-up failed; requests will load what they need and report the error")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=service.warm_up, name="warm-up", daemon=True).start()
     build_demo().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -19,13 +19,13 @@ import json
 import logging
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
+from core.errors import ModelLoadError
 from core.io import read_json, save_dir_atomically, write_file_atomically
-from core.loader import ModelLoadError
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnx-int8")
 MIN_COSINE = 0.995
 MAX_SPEARMAN_CHANGE = 0.005
-_LOCK = threading.Lock()
 
 
 class BackendError(ModelLoadError):
@@ -72,6 +71,11 @@ class OnnxTransformer:
         return {"last_hidden_state": torch.from_numpy(hidden)}
 
     forward = __call__
+
+
+def backend_name(model) -> str:
+    """The backend a model runs on: ``torch`` or ``onnx-int8``."""
+    return getattr(model, "backend_name", "torch")
 
 
 def with_backend(model, fingerprint: str, backend: str | None = None, threads: int | None = None):
@@ -122,7 +126,8 @@ def _onnx_model(model, path: Path, threads: int):
 def build_onnx_int8(model, fingerprint: str) -> tuple[Path, dict]:
     """Export, optimise, quantise and check the model once; returns the folder and the quality verdict."""
     folder = cache_dir() / "onnx-int8" / fingerprint
-    with _LOCK:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder.parent / f"{fingerprint}.lock")):  # one build per model, even across processes
         verdict = read_json(folder / "quality.json")
         if (folder / "model.onnx").is_file() and "passed" in verdict:
             return folder, verdict

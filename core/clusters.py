@@ -8,11 +8,10 @@ from collections import Counter
 
 import numpy as np
 
-from core.io import write_file_atomically
+from core.cache import CACHE, disk_array
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
-_MEMORY: dict[str, np.ndarray] = {}
 # Frequent Spanish function words, left out of cluster labels.
 SPANISH_STOPWORDS = frozenset(
     """a al algo algunas algunos ante antes aquel aquella aquellos as así aun aunque bajo bien cada
@@ -27,23 +26,41 @@ SPANISH_STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-záéíóúüñ]{3,}")
 
 
-def umap_projection(embeddings: np.ndarray, key: str, dimensions: int = 2, seed: int = 42) -> np.ndarray:
-    """UMAP of ``embeddings`` (cosine metric) into 2 or 3 dimensions, cached under ``key``."""
-    name = f"{key}-{dimensions}d"
-    if name in _MEMORY:
-        return _MEMORY[name]
-    path = cache_dir() / "umap" / f"{name}.npy"
-    if path.is_file():
-        _MEMORY[name] = np.load(path)
-        return _MEMORY[name]
-    import umap
+def umap_projection(
+    embeddings: np.ndarray, key: str, dimensions: int = 2, shared: bool = True, seed: int = 42
+) -> np.ndarray:
+    """UMAP of ``embeddings`` (cosine metric) into 2 or 3 dimensions, held in the process' cache.
 
-    neighbours = max(2, min(15, len(embeddings) - 1))
-    reducer = umap.UMAP(n_components=dimensions, n_neighbors=neighbours, metric="cosine", random_state=seed)
-    points = reducer.fit_transform(embeddings).astype(np.float32)
-    write_file_atomically(path, lambda handle: np.save(handle, points), binary=True)
-    _MEMORY[name] = points
-    return points
+    Args:
+        key: The embeddings' name (``core.embeddings.embedding_key``).
+        shared: A shared corpus' map is pinned and kept on disk; an upload's is evictable, memory only.
+    """
+    name = f"{key}-{dimensions}d"
+
+    def fit() -> np.ndarray:
+        import umap
+
+        neighbours = max(2, min(15, len(embeddings) - 1))
+        reducer = umap.UMAP(
+            n_components=dimensions, n_neighbors=neighbours, metric="cosine", random_state=seed
+        )
+        return reducer.fit_transform(embeddings).astype(np.float32)
+
+    if shared:
+        path = cache_dir() / "umap" / f"{name}.npy"
+        return CACHE.get(("umap", name), lambda: disk_array(path, fit), pinned=True)
+    return CACHE.get(("umap", name), fit)
+
+
+def cluster_labels(embeddings: np.ndarray, key: str, method: str, k: int) -> np.ndarray:
+    """KMeans (``k`` clusters) or HDBSCAN labels of ``embeddings``, computed once per key and setting
+    (evictable: a visitor can ask for 29 settings of k)."""
+    name = ("clusters", key, method, k if method == "kmeans" else 0)
+
+    def fit() -> np.ndarray:
+        return hdbscan_labels(embeddings) if method == "hdbscan" else kmeans_labels(embeddings, k)
+
+    return CACHE.get(name, fit)
 
 
 def place_on_map(

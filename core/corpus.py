@@ -1,7 +1,12 @@
-"""News corpora for search, clustering and duplicate detection: the bundled one, a file, or a Hub dataset.
+"""Corpora for search, the cluster map and duplicates: the bundled news, ``$CORPUS``, or an upload.
 
-Every corpus becomes a list of dicts with ``id``, ``section``, ``title`` and ``body``; a corpus without
-titles or sections gets empty strings there.
+Every corpus is a ``Corpus``: an immutable value with its items (dicts with ``id``, ``section``,
+``title`` and ``body``; missing titles and sections are empty strings), a fingerprint that keys every
+cache derived from it, a display name and its source. The app keeps one per visitor session.
+
+Uploads are read as a stream and refused at row ``MAX_UPLOAD_ROWS + 1``; every problem with a file is
+a ``CorpusError`` whose (Spanish) message says what to fix, raised so that nothing of the parse (bytes,
+decoded text, rows) outlives it.
 """
 
 from __future__ import annotations
@@ -10,114 +15,82 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
+
+from core.cache import CACHE
 from core.data import load_news
+from core.errors import CorpusError
 from core.fingerprint import data_fingerprint
+from core.text import cap_text, clean_text
 
 CORPUS_ENV = "CORPUS"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_ROWS = 20_000
+MAX_TITLE_CHARS = 300
 BODY_COLUMNS = ("body", "text", "content", "passage", "sentence", "summary")
 TITLE_COLUMNS = ("title", "headline", "output_text")
 SECTION_COLUMNS = ("section", "category", "topic", "label")
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".txt")
+SOURCES = ("bundled", "env", "upload")
 
 
-class CorpusError(ValueError):
-    """A corpus that cannot be used; the message says how to fix it."""
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """A corpus as the app serves it.
 
-
-def load_corpus(spec: str | None = None) -> list[dict]:
-    """``spec``, else ``$CORPUS``, else the bundled news: a local file, a Hub dataset id or ``bundled``."""
-    spec = (spec or os.environ.get(CORPUS_ENV, "") or "bundled").strip()
-    if spec == "bundled":
-        return load_news()
-    path = Path(spec).expanduser()
-    if path.exists() or path.suffix.lower() in SUFFIXES:
-        if not path.is_file():
-            raise CorpusError(f"Corpus file {spec} does not exist.")
-        return parse_corpus_bytes(path.read_bytes(), path.name, max_rows=None)
-    try:
-        from datasets import load_dataset
-
-        rows = load_dataset(spec, split="train")
-    except Exception as err:
-        raise CorpusError(
-            f"Cannot load corpus {spec!r} from the Hub ({type(err).__name__}); check CORPUS, or unset it "
-            "to use the bundled news."
-        ) from err
-    return normalise_rows([dict(row) for row in rows], spec)
-
-
-def parse_corpus_bytes(data: bytes, name: str, max_rows: int | None = MAX_UPLOAD_ROWS) -> list[dict]:
-    """Parse an uploaded CSV / TSV / JSONL / JSON / TXT file into corpus items.
-
-    Raises:
-        CorpusError: Too large, not UTF-8 text, unknown type, no usable column, or no rows.
+    Attributes:
+        items: The texts, as dicts with ``id``, ``section``, ``title``, ``body``.
+        fingerprint: Hash of the items: the key of its embeddings, index and maps.
+        name: What the page calls it (a file name, ``$CORPUS``, or the bundled news).
+        source: ``bundled``, ``env`` (``$CORPUS``) or ``upload`` (one visitor's file).
+        notes: What the visitor should know about how the file was read (texts cut, rows skipped).
     """
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise CorpusError(f"{name}: unsupported file type; upload a .csv, .tsv, .jsonl or .txt file.")
-    if max_rows is not None and len(data) > MAX_UPLOAD_BYTES:
-        raise CorpusError(f"{name} is {len(data) / 2**20:.1f} MB; the limit is 10 MB.")
-    if b"\x00" in data[:4096]:
-        raise CorpusError(f"{name} is a binary file, not text; upload UTF-8 text.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise CorpusError(f"{name} is not UTF-8 text; save it as UTF-8 and upload it again.") from err
-    if suffix == ".txt":
-        rows = [{"body": line.strip()} for line in text.splitlines() if line.strip()]
-    elif suffix in (".jsonl", ".json"):
-        rows = _parse_json(text, name)
-    else:
-        rows = list(csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ","))
-    items = normalise_rows(rows, name)
-    if max_rows is not None and len(items) > max_rows:
-        raise CorpusError(f"{name} has {len(items):,} rows; the limit is {max_rows:,}.")
-    return items
 
+    items: tuple[dict, ...]
+    fingerprint: str
+    name: str
+    source: str
+    notes: tuple[str, ...] = ()
 
-def _parse_json(text: str, name: str) -> list:
-    stripped = text.strip()
-    try:
-        if stripped.startswith("["):
-            return json.loads(stripped)
-        return [json.loads(line) for line in stripped.splitlines() if line.strip()]
-    except json.JSONDecodeError as err:
-        raise CorpusError(f"{name}: line {err.lineno} is not valid JSON.") from err
+    @classmethod
+    def from_items(cls, items: list[dict], name: str, source: str, notes: tuple[str, ...] = ()) -> Corpus:
+        if source not in SOURCES:
+            raise ValueError(f"Unknown corpus source {source!r}: use one of {SOURCES}.")
+        return cls(tuple(items), corpus_fingerprint(items), name, source, notes)
 
+    def __len__(self) -> int:
+        return len(self.items)
 
-def normalise_rows(rows: list, name: str) -> list[dict]:
-    """Map rows with any of the usual column names onto ``id, section, title, body``."""
-    dicts = [row for row in rows if isinstance(row, dict)]
-    if not dicts:
-        raise CorpusError(f"{name} has no rows; it needs a text column ({', '.join(BODY_COLUMNS)}).")
-    columns = set().union(*(row.keys() for row in dicts[:100]))
-    body = next((c for c in BODY_COLUMNS if c in columns), None)
-    if body is None:
-        raise CorpusError(
-            f"{name} has no text column; name one of: {', '.join(BODY_COLUMNS)} "
-            f"(found: {', '.join(sorted(columns))})."
-        )
-    title = next((c for c in TITLE_COLUMNS if c in columns), None)
-    section = next((c for c in SECTION_COLUMNS if c in columns), None)
-    items = []
-    for index, row in enumerate(dicts):
-        text = " ".join(str(row.get(body) or "").split())
-        if text:
-            items.append(
-                {
-                    "id": str(row.get("id") or index),
-                    "section": str(row.get(section) or "") if section else "",
-                    "title": " ".join(str(row.get(title) or "").split()) if title else "",
-                    "body": text,
-                }
-            )
-    if not items:
-        raise CorpusError(f"{name}: every row's {body!r} is empty.")
-    return items
+    def __deepcopy__(self, memo) -> Corpus:
+        return self  # immutable: Gradio's per-session copy of a State value can share it
+
+    @property
+    def shared(self) -> bool:
+        """Served to everyone (its derived results are pinned and kept on disk), not one visitor's."""
+        return self.source != "upload"
+
+    @cached_property
+    def sections(self) -> list[str]:
+        return sorted({item["section"] for item in self.items if item["section"]})
+
+    @cached_property
+    def _rows_by_section(self) -> dict[str, np.ndarray]:
+        rows: dict[str, list[int]] = {}
+        for row, item in enumerate(self.items):
+            rows.setdefault(item["section"], []).append(row)
+        return {section: np.array(found, dtype=np.int64) for section, found in rows.items()}
+
+    def section_rows(self, section: str) -> np.ndarray:
+        """Row numbers of the items in ``section`` (empty when none)."""
+        return self._rows_by_section.get(section, np.zeros(0, dtype=np.int64))
+
+    def passages(self) -> list[str]:
+        return [passage_text(item) for item in self.items]
 
 
 def passage_text(item: dict) -> str:
@@ -125,5 +98,204 @@ def passage_text(item: dict) -> str:
     return f"{item['title']}. {item['body']}" if item["title"] else item["body"]
 
 
-def corpus_fingerprint(items: list[dict]) -> str:
+def corpus_fingerprint(items: list[dict] | tuple[dict, ...]) -> str:
     return data_fingerprint([[i["id"], i["section"], i["title"], i["body"]] for i in items])
+
+
+def served_corpus(spec: str | None = None) -> Corpus:
+    """The corpus the process serves to everyone, loaded once: ``spec``, else ``$CORPUS``, else the
+    bundled news (see ``load_corpus``)."""
+    spec = (spec or os.environ.get(CORPUS_ENV, "") or "bundled").strip()
+    return CACHE.get(("corpus", spec), lambda: load_corpus(spec), pinned=True)
+
+
+def load_corpus(spec: str | None = None) -> Corpus:
+    """``spec``, else ``$CORPUS``, else the bundled news: ``bundled``, a local file or a Hub dataset id."""
+    spec = (spec or os.environ.get(CORPUS_ENV, "") or "bundled").strip()
+    if spec == "bundled":
+        return Corpus.from_items(load_news(), "noticias incluidas", "bundled")
+    path = Path(spec).expanduser()
+    if path.exists() or path.suffix.lower() in SUFFIXES:
+        if not path.is_file():
+            raise CorpusError(
+                f"El corpus {spec} no existe: revisa CORPUS o quítala para usar las noticias incluidas."
+            )
+        items, notes = parse_corpus_file(path, path.name, max_rows=None)
+        return Corpus.from_items(items, path.name, "env", notes)
+    try:
+        from datasets import load_dataset
+
+        rows = load_dataset(spec, split="train")
+    except Exception as err:
+        raise CorpusError(
+            f"No se pudo cargar el corpus {spec!r} del Hub ({type(err).__name__}): revisa CORPUS, o "
+            "quítala para usar las noticias incluidas."
+        ) from err
+    items, notes = normalise_rows((dict(row) for row in rows), spec, max_rows=None)
+    return Corpus.from_items(items, spec, "env", notes)
+
+
+def read_upload(path: str | Path, name: str | None = None) -> Corpus:
+    """One visitor's file as a ``Corpus`` (source ``upload``).
+
+    Raises:
+        CorpusError: Too large, not UTF-8 text, an unknown type, broken rows, no text column, too many
+            rows or no text at all; the message names the file and what to fix.
+    """
+    path = Path(path)
+    name = name or path.name
+    items, notes = parse_corpus_file(path, name)
+    return Corpus.from_items(items, name, "upload", notes)
+
+
+def parse_corpus_file(
+    path: Path, name: str, max_rows: int | None = MAX_UPLOAD_ROWS
+) -> tuple[list[dict], tuple[str, ...]]:
+    """Items and reading notes of a CSV / TSV / JSONL / JSON / TXT file, read as a stream.
+
+    ``max_rows`` ``None`` lifts the size and row limits (a file the operator chose, not a visitor).
+    """
+    problem = None
+    try:
+        return _parse(path, name, max_rows)
+    except CorpusError as err:
+        problem = str(err)
+    except csv.Error as err:
+        problem = (
+            f"{name}: el CSV no se puede leer ({err}). Revisa las comillas: un texto con comas o "
+            "saltos de línea va entre comillas dobles."
+        )
+    except UnicodeDecodeError:
+        problem = f"{name} no está en UTF-8: guárdalo como texto UTF-8 y vuelve a subirlo."
+    except RecursionError:
+        problem = f"{name} tiene JSON anidado a demasiada profundidad: cada fila debe ser un objeto plano."
+    except OSError as err:
+        problem = f"No se pudo leer {name} ({err.strerror or err}): vuelve a subirlo."
+    # Raised here, outside the handlers: the new error carries no context, so nothing of the parse
+    # (bytes, decoded text, rows) stays reachable from it.
+    raise CorpusError(problem)
+
+
+def _parse(path: Path, name: str, max_rows: int | None) -> tuple[list[dict], tuple[str, ...]]:
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CorpusError(f"{name}: tipo de archivo no admitido; sube un .csv, .tsv, .jsonl, .json o .txt.")
+    size = path.stat().st_size
+    if max_rows is not None and size > MAX_UPLOAD_BYTES:
+        raise CorpusError(f"{name} ocupa {size / 2**20:.1f} MB; el máximo es 10 MB. Divide el archivo.")
+    with path.open("rb") as raw:
+        if _looks_binary(raw.read(4096)):
+            raise CorpusError(f"{name} es un archivo binario, no texto: sube texto UTF-8.")
+        raw.seek(0)
+        stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        return normalise_rows(_rows(stream, suffix, name), name, max_rows)
+
+
+def _rows(stream: io.TextIOBase, suffix: str, name: str) -> Iterator[object]:
+    if suffix == ".txt":
+        yield from ({"body": line} for line in stream)
+    elif suffix == ".json" and _starts_with_bracket(stream):
+        try:
+            rows = json.load(stream)
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"{name}: JSON no válido en la línea {err.lineno} ({err.msg}).") from None
+        yield from rows if isinstance(rows, list) else [rows]
+    elif suffix in (".json", ".jsonl"):
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise CorpusError(
+                        f"{name}: la línea {number} no es JSON válido ({err.msg}); cada línea debe ser un "
+                        'objeto como {"text": "..."}.'
+                    ) from None
+    else:
+        yield from _csv_rows(stream, "\t" if suffix == ".tsv" else ",", name)
+
+
+def _starts_with_bracket(stream: io.TextIOBase) -> bool:
+    start = stream.read(1024).lstrip()
+    stream.seek(0)
+    return start.startswith("[")
+
+
+def _csv_rows(stream: io.TextIOBase, delimiter: str, name: str) -> Iterator[dict]:
+    reader = csv.reader(stream, delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        return
+    header = [clean_text(column).lower() for column in header]
+    for row in reader:
+        if len(row) > len(header):
+            raise CorpusError(
+                f"{name}: la fila de la línea {reader.line_num} tiene {len(row)} campos y la cabecera "
+                f"{len(header)}. Pon entre comillas dobles los textos que llevan "
+                f"{'tabuladores' if delimiter == chr(9) else 'comas'}."
+            )
+        yield dict(zip(header, row, strict=False))
+
+
+def normalise_rows(
+    rows, name: str, max_rows: int | None = MAX_UPLOAD_ROWS
+) -> tuple[list[dict], tuple[str, ...]]:
+    """Map rows with any of the usual column names onto ``id, section, title, body``, cleaned and cut.
+
+    Raises:
+        CorpusError: More than ``max_rows`` rows, no text column, or no text at all.
+    """
+    dicts: list[dict] = []
+    for row in rows:
+        if isinstance(row, dict):
+            dicts.append(row)
+            if max_rows is not None and len(dicts) > max_rows:
+                raise CorpusError(
+                    f"{name} tiene más de {_thousands(max_rows)} filas (el máximo): súbelo en partes."
+                )
+    if not dicts:
+        raise CorpusError(
+            f"{name} no tiene filas: necesita una columna de texto ({', '.join(BODY_COLUMNS)})."
+        )
+    columns = {str(c) for row in dicts[:100] for c in row}
+    body = next((c for c in BODY_COLUMNS if c in columns), None)
+    if body is None:
+        raise CorpusError(
+            f"{name} no tiene columna de texto: llama a una columna {', '.join(BODY_COLUMNS)} "
+            f"(encontradas: {', '.join(sorted(columns))[:300]})."
+        )
+    title = next((c for c in TITLE_COLUMNS if c in columns), None)
+    section = next((c for c in SECTION_COLUMNS if c in columns), None)
+    items, cut = [], 0
+    for index, row in enumerate(dicts):
+        text, was_cut = cap_text(clean_text(row.get(body)))
+        if text:
+            cut += was_cut
+            items.append(
+                {
+                    "id": clean_text(row.get("id"))[:200] or str(index),
+                    "section": clean_text(row.get(section))[:100] if section else "",
+                    "title": cap_text(clean_text(row.get(title)), MAX_TITLE_CHARS)[0] if title else "",
+                    "body": text,
+                }
+            )
+    if not items:
+        raise CorpusError(f"{name}: la columna {body!r} está vacía en todas las filas.")
+    notes = []
+    if cut:
+        notes.append(
+            f"{cut} textos largos se recortaron a sus primeros caracteres (el modelo lee ~500 tokens)."
+        )
+    if len(items) < len(dicts):
+        notes.append(f"{len(dicts) - len(items)} filas sin texto se omitieron.")
+    return items, tuple(notes)
+
+
+def _thousands(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Several control bytes (other than tab and newlines), over 5% of the start: an image, a PDF, a
+    zip. A stray NUL in text is not enough; it is stripped with the other control characters."""
+    controls = sum(byte < 9 or 13 < byte < 32 for byte in head)
+    return controls >= 4 and controls > 0.05 * len(head)

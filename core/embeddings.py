@@ -1,72 +1,62 @@
-"""Corpus embeddings, computed once per (model, corpus) and kept on disk and in memory."""
+"""Corpus embeddings: computed once per (model, corpus), held in the process' cache.
+
+A shared corpus' embeddings (the bundled news, ``$CORPUS``) are pinned in memory and kept on disk, so a
+restart reads them back; an upload's are evictable and never written to disk. Encoding holds no lock
+that another corpus or model waits for.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-from functools import lru_cache
+from collections.abc import Callable
 
 import numpy as np
 
-from core.corpus import corpus_fingerprint, passage_text
-from core.fingerprint import model_fingerprint
-from core.io import write_file_atomically
+from core.cache import CACHE, disk_array
+from core.corpus import Corpus
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
-_MEMORY: dict[str, np.ndarray] = {}
-_LOCK = threading.Lock()
+CHUNK = 256  # texts per progress step
 
 
-@lru_cache(maxsize=16)
-def cached_model_fingerprint(spec: str) -> str:
-    """A model's fingerprint, computed once per process (its files do not change under a running app)."""
-    return model_fingerprint(spec)
-
-
-def embedding_key(spec: str, items: list[dict], corpus_key: str | None = None) -> str:
-    return f"{cached_model_fingerprint(spec)}-{corpus_key or corpus_fingerprint(items)}"
+def embedding_key(handle, corpus: Corpus) -> str:
+    """The name of what is derived from this model's view of this corpus (embeddings, index, maps)."""
+    return f"{handle.fingerprint}-{corpus.fingerprint}"
 
 
 def encode_documents(model, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-    """Normalised float32 document embeddings (the model's document prompt applied)."""
+    """Normalised float32 document embeddings (the model's document prompt applied).
+
+    Args:
+        progress: Optional ``progress(fraction, desc=...)`` callback, called every ``CHUNK`` texts.
+    """
     chunks = []
-    for start in range(0, len(texts), 256):
-        chunks.append(
-            model.encode_document(
-                texts[start : start + 256], batch_size=batch_size, normalize_embeddings=True
-            )
-        )
+    for start in range(0, len(texts), CHUNK):
+        batch = texts[start : start + CHUNK]
+        chunks.append(model.encode_document(batch, batch_size=batch_size, normalize_embeddings=True))
         if progress is not None:
-            progress(min(start + 256, len(texts)) / len(texts), desc="Embedding the corpus")
+            done = min(start + CHUNK, len(texts))
+            progress(done / len(texts), desc=f"Calculando embeddings: {done} de {len(texts)} textos")
     return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, 0), np.float32)
 
 
-def corpus_embeddings(
-    model, spec: str, items: list[dict], corpus_key: str | None = None, progress=None
-) -> np.ndarray:
-    """Embeddings of ``items`` under the model named ``spec``: memory, then disk, then computed.
+def corpus_embeddings(handle, corpus: Corpus, progress: Callable | None = None) -> np.ndarray:
+    """Embeddings of ``corpus`` under the model of ``handle``: from memory, else disk (shared corpora
+    only), else computed.
 
     Args:
-        model: The loaded model named by ``spec``.
-        spec: The model spec (part of the cache key).
-        items: Corpus items (see ``core.corpus``).
-        corpus_key: The corpus fingerprint when the caller already has it.
-        progress: Optional ``progress(fraction, desc=...)`` callback.
+        handle: A ``core.handle.ModelHandle``.
+        corpus: The corpus.
+        progress: Optional ``progress(fraction, desc=...)`` callback while encoding.
     """
-    key = embedding_key(spec, items, corpus_key)
-    with _LOCK:
-        if key in _MEMORY:
-            return _MEMORY[key]
+    key = embedding_key(handle, corpus)
+
+    def compute() -> np.ndarray:
+        logger.info("Embedding %d texts of %s with %s", len(corpus), corpus.name, handle.spec)
+        return encode_documents(handle.model, corpus.passages(), progress=progress)
+
+    if corpus.shared:
         path = cache_dir() / "embeddings" / f"{key}.npy"
-        if path.is_file():
-            try:
-                _MEMORY[key] = np.load(path)
-                return _MEMORY[key]
-            except (OSError, ValueError):
-                logger.warning("Recomputing unreadable cached embeddings %s", path)
-        logger.info("Embedding %d documents with %s", len(items), spec)
-        embeddings = encode_documents(model, [passage_text(item) for item in items], progress=progress)
-        write_file_atomically(path, lambda handle: np.save(handle, embeddings), binary=True)
-        _MEMORY[key] = embeddings
-        return embeddings
+        return CACHE.get(("embeddings", key), lambda: disk_array(path, compute), pinned=True)
+    return CACHE.get(("embeddings", key), compute)

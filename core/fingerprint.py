@@ -6,6 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from core.loader import model_path, resolve_spec
+
 _WHOLE_FILE_LIMIT = 8 << 20  # hash small files whole; large ones by size, head and tail
 _EDGE = 1 << 20
 
@@ -28,8 +30,6 @@ def folder_fingerprint(folder: Path) -> str:
 
 def model_fingerprint(spec: str | None = None) -> str:
     """Fingerprint of the model a spec names: its files when local or cached, else the spec itself."""
-    from core.loader import model_path, resolve_spec
-
     source = model_path(resolve_spec(spec))
     folder = Path(source)
     if not folder.is_dir():

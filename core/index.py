@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-import threading
 
 import numpy as np
 
+from core.cache import CACHE
 from core.io import write_file_atomically
 from core.paths import cache_dir
 
@@ -26,8 +26,6 @@ KINDS = ("auto", "exact", "ivf", "hnsw")
 IVF_PROBES = 32
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
-_MEMORY: dict[str, VectorIndex] = {}
-_LOCK = threading.Lock()
 
 
 def index_kind(size: int, kind: str | None = None) -> str:
@@ -121,41 +119,53 @@ def build_faiss_index(embeddings: np.ndarray, kind: str):
     return index
 
 
-def get_index(key: str, embeddings: np.ndarray, kind: str | None = None) -> VectorIndex:
-    """The index of the embeddings cached under ``key``: memory, then disk, then built (and saved)."""
+def get_index(key: str, embeddings: np.ndarray, kind: str | None = None, shared: bool = True) -> VectorIndex:
+    """The index of the embeddings named ``key``, from the process' cache, else built.
+
+    Args:
+        key: The embeddings' name (``core.embeddings.embedding_key``).
+        embeddings: The vectors.
+        kind: See ``index_kind``.
+        shared: A shared corpus' index is pinned in memory and a FAISS one kept on disk; otherwise
+            (an upload) it is evictable and never written.
+    """
     kind = index_kind(len(embeddings), kind)
     name = f"{key}-{kind}"
-    with _LOCK:
-        if name in _MEMORY:
-            return _MEMORY[name]
-        if kind == "exact":
-            _MEMORY[name] = VectorIndex(embeddings, "exact")
-            return _MEMORY[name]
-        import faiss
+    size = 0 if kind == "exact" else embeddings.nbytes  # an exact index reads the embeddings it is given
 
-        path = cache_dir() / "indexes" / f"{name}.faiss"
-        index = None
-        if path.is_file():
-            try:
-                index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
-            except RuntimeError:
-                logger.warning("Rebuilding unreadable cached index %s", path)
-            if index is not None and index.ntotal != len(embeddings):
-                index = None
-        if index is None:
-            logger.info("Building a %s index over %d vectors", kind, len(embeddings))
-            index = build_faiss_index(np.ascontiguousarray(embeddings, dtype=np.float32), kind)
+    def build() -> VectorIndex:
+        if kind == "exact":
+            return VectorIndex(embeddings, "exact")
+        return VectorIndex(embeddings, kind, faiss_index=_faiss_index(name, embeddings, kind, shared))
+
+    return CACHE.get(("index", name), build, pinned=shared, size=lambda _: size)
+
+
+def _faiss_index(name: str, embeddings: np.ndarray, kind: str, on_disk: bool):
+    import faiss
+
+    path = cache_dir() / "indexes" / f"{name}.faiss"
+    index = None
+    if on_disk and path.is_file():
+        try:
+            index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+        except RuntimeError:
+            logger.warning("Rebuilding unreadable cached index %s", path)
+        if index is not None and index.ntotal != len(embeddings):
+            index = None
+    if index is None:
+        logger.info("Building a %s index over %d vectors", kind, len(embeddings))
+        index = build_faiss_index(np.ascontiguousarray(embeddings, dtype=np.float32), kind)
+        if on_disk:
             data = faiss.serialize_index(index)
             write_file_atomically(path, lambda handle: handle.write(data.tobytes()), binary=True)
-        if kind == "ivf":
-            index.nprobe = IVF_PROBES
-        elif kind == "hnsw":
-            index.hnsw.efSearch = HNSW_EF_SEARCH
-        _MEMORY[name] = VectorIndex(embeddings, kind, faiss_index=index)
-        return _MEMORY[name]
+    if kind == "ivf":
+        index.nprobe = IVF_PROBES
+    elif kind == "hnsw":
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
 
 
 def clear_indexes() -> None:
     """Forget the indexes held in memory (the disk cache stays)."""
-    with _LOCK:
-        _MEMORY.clear()
+    CACHE.clear(lambda key: key[0] == "index")

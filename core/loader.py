@@ -9,6 +9,7 @@ A spec is one of:
 
 With no spec, ``$MODEL_ID`` is used, else the built-in model. A spec that cannot be loaded raises
 ``ModelLoadError`` with a one-line message that says what to do; no other model is swapped in.
+Shared, cached models (with their fingerprint, backend and calibration) come from ``core.handle``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import os
 import re
 import tarfile
 import tempfile
-import threading
 from pathlib import Path
 
 from filelock import FileLock
 
 from core.builtin import BUILTIN_E5_SMALL, BUILTIN_PREFIX, E5_PROMPTS, builtin_model_dir
+from core.errors import ModelLoadError
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -44,10 +45,6 @@ class _DropDefaultPromptNotice(logging.Filter):
 
 
 logging.getLogger("sentence_transformers.base.model").addFilter(_DropDefaultPromptNotice())
-
-
-class ModelLoadError(RuntimeError):
-    """A model spec that cannot be turned into a model; the message says how to fix it."""
 
 
 def resolve_spec(spec: str | None = None) -> str:
@@ -110,55 +107,6 @@ def load_model(spec: str | None = None, device: str | None = None):
         model.prompts = {**model.prompts, **E5_PROMPTS}
     logger.info("Loaded %s from %s", spec, source)
     return model.eval()
-
-
-_MODELS: dict[tuple[str, str | None, str], object] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def get_model(spec: str | None = None, device: str | None = None, backend: str | None = None):
-    """``load_model`` once per process, spec and backend: callers share the model and must not mutate it.
-
-    ``backend`` is ``auto`` (ONNX Runtime int8 when it holds the quality bar for this model, else torch
-    fp32), ``torch`` or ``onnx-int8``; ``None`` reads ``$WORKBENCH_BACKEND`` (see ``core.backends``).
-    Thread-safe: a request that arrives while the app's start-up thread is loading waits for that load
-    instead of starting a second one.
-    """
-    from core.backends import backend_choice, with_backend
-    from core.fingerprint import model_fingerprint
-
-    key = (resolve_spec(spec), device, backend_choice(backend))
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            model = load_model(key[0], device)
-            _lock_tokenizer(model)
-            _MODELS[key] = with_backend(model, model_fingerprint(key[0]), key[2])
-        return _MODELS[key]
-
-
-def _lock_tokenizer(model) -> None:
-    """Make the shared model's tokenizer safe to call from several threads at once.
-
-    A fast tokenizer sets padding and truncation on its Rust backend at every call; two requests that
-    tokenize at the same moment can get each other's settings (seen under load: "expected sequence of
-    length 15 at dim 1 (got 14)"). Tokenising is ~1% of a request, so one lock costs nothing.
-    """
-    tokenizer = getattr(model, "tokenizer", None)
-    if tokenizer is None or getattr(tokenizer, "_workbench_locked", False):
-        return
-    lock = threading.Lock()
-    base = type(tokenizer)
-
-    def locked_call(self, *args, **kwargs):
-        with lock:
-            return base.__call__(self, *args, **kwargs)
-
-    tokenizer.__class__ = type(base.__name__, (base,), {"__call__": locked_call, "_workbench_locked": True})
-
-
-def backend_name(model) -> str:
-    """The backend a model from ``get_model`` runs on: ``torch`` or ``onnx-int8``."""
-    return getattr(model, "backend_name", "torch")
 
 
 def unpack_model_archive(archive: Path) -> Path:

@@ -24,12 +24,13 @@ from unittest import mock
 
 import numpy as np
 
-from core.corpus import load_corpus
+from core.cache import CACHE
+from core.corpus import Corpus, served_corpus
 from core.data import load_news, load_sts
 from core.embeddings import corpus_embeddings
-from core.fingerprint import model_fingerprint
+from core.handle import get_handle, load_handle
 from core.io import write_file_atomically
-from core.loader import backend_name, get_model, load_model, resolve_spec
+from core.loader import resolve_spec
 from core.versions import library_versions
 
 
@@ -264,7 +265,7 @@ def _search_end_to_end(model, corpus: np.ndarray, titles: list[str]) -> dict:
     from core.search import search
 
     size = len(corpus)
-    items = [{"title": "", "body": "", "section": ""}] * size
+    items = Corpus(({"title": "", "body": "", "section": ""},) * size, f"bench-{size}", "bench", "env")
     key = f"bench-{size}-{time.time_ns()}"
     started = time.perf_counter()
     index = get_index(key, corpus)
@@ -304,7 +305,7 @@ def bench_umap(anchors: np.ndarray, sizes: list[int]) -> list[dict]:
             started = time.perf_counter()
             clusters.umap_projection(points, f"bench-{size}")
             fitted = time.perf_counter() - started
-            clusters._MEMORY.clear()  # as in a restarted app: only the disk cache is left
+            CACHE.clear(lambda key: key[0] == "umap")  # as in a restarted app: only the disk cache is left
             started = time.perf_counter()
             clusters.umap_projection(points, f"bench-{size}")
             rows.append({"points": size, "seconds": fitted, "cached_s": time.perf_counter() - started})
@@ -473,19 +474,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     spec = resolve_spec(args.model)
-    model = load_model(spec, device="cpu")
-    items = load_corpus()
-    anchors = corpus_embeddings(model, spec, items)  # real passages: the synthetic corpora follow them
+    handle = load_handle(spec, device="cpu")  # torch fp32: the reference the backends are measured against
+    model = handle.model
+    items = served_corpus().items
+    anchors = corpus_embeddings(handle, served_corpus())  # real passages: the synthetic corpora follow them
     queries = model.encode_query([item["title"] for item in items[:50]], normalize_embeddings=True)
     sizes = [10_000] if args.quick else [10_000, 100_000, 1_000_000]
-    default = get_model(spec, device="cpu")  # what the app and the evaluation run: backend "auto"
+    default = get_handle(spec, device="cpu")  # what the app and the evaluation run: backend "auto"
     results = {"model": spec, "machine": machine(), "date": time.strftime("%Y-%m-%d")}
     stages = {
-        "encoding": lambda: bench_encoding(model, args.quick, model_fingerprint(spec)),
-        "default_backend": lambda: backend_name(default),
+        "encoding": lambda: bench_encoding(model, args.quick, handle.fingerprint),
+        "default_backend": lambda: default.backend,
         "search": lambda: bench_search(anchors, queries, sizes, args.quick),
         "search_end_to_end": lambda: bench_search_end_to_end(
-            default, anchors, sizes[1:] or sizes, args.quick
+            default.model, anchors, sizes[1:] or sizes, args.quick
         ),
         "umap": lambda: bench_umap(anchors, [1_000] if args.quick else [1_000, 5_000, 20_000]),
     }

@@ -97,7 +97,7 @@ def first_request(url: str, endpoint: str) -> float:
     return time.perf_counter() - started
 
 
-# The same requests as one-shot HTTP calls: every input of the event, hidden ones (model, state) too.
+# The same requests over the queue's REST route: every input of the event, hidden ones (model, state) too.
 HTTP_DATA = {"/similarity": [*REQUESTS["/similarity"]], "/search": [*REQUESTS["/search"], None, None]}
 
 
@@ -107,8 +107,9 @@ def load_test(
     """``users`` concurrent clients, each sending ``requests_per_user`` requests; latency p50/p95, errors.
 
     ``transport`` is ``gradio_client`` (``Client.predict``: queue join plus an event stream the client
-    polls every 50 ms) or ``http`` (one ``POST /gradio_api/run/<api>`` per request on a kept-alive
-    connection: the server's own latency, without the client's polling floor).
+    polls every 50 ms) or ``http`` (``POST /gradio_api/call/<api>`` then one streamed ``GET`` of its
+    result, on a kept-alive connection: the queue's latency without the client's polling floor; the
+    app refuses the direct ``/gradio_api/run`` route that skipped the queue).
     """
     if transport == "http":
         senders = [_http_sender(url, endpoint) for _ in range(users)]
@@ -155,13 +156,16 @@ def _http_sender(url: str, endpoint: str):
     body = json.dumps({"data": HTTP_DATA[endpoint]}).encode()
 
     def send():
-        connection.request(
-            "POST", f"/gradio_api/run{endpoint}", body=body, headers={"Content-Type": "application/json"}
-        )
+        route = f"/gradio_api/call{endpoint}"
+        connection.request("POST", route, body=body, headers={"Content-Type": "application/json"})
         response = connection.getresponse()
-        payload = json.loads(response.read() or b"{}")
-        if response.status != 200 or "error" in payload:
-            raise RuntimeError(f"{endpoint}: HTTP {response.status} {payload}")
-        return payload["data"]
+        joined = json.loads(response.read() or b"{}")
+        if response.status != 200 or "event_id" not in joined:
+            raise RuntimeError(f"{endpoint}: HTTP {response.status} {joined}")
+        connection.request("GET", f"{route}/{joined['event_id']}")
+        lines = connection.getresponse().read().decode().strip().splitlines()
+        if len(lines) < 2 or lines[-2] != "event: complete":
+            raise RuntimeError(f"{endpoint}: {' '.join(lines)[:300]}")
+        return json.loads(lines[-1].removeprefix("data: "))
 
     return send

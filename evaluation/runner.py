@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from core.backends import backend_choice
 from core.fingerprint import model_fingerprint
+from core.handle import get_handle
 from core.io import write_file_atomically
-from core.loader import backend_name, get_model, resolve_spec
+from core.loader import resolve_spec
 from core.paths import cache_dir
 from core.versions import library_versions
 from evaluation.datasets import RetrievalDataset, STSDataset
@@ -66,8 +67,8 @@ def _describe(task: str, spec: str, fingerprint: str, dataset, options: dict, co
 
 def _with_backend_used(spec: str, backend: str, evaluate: Callable) -> dict:
     """``evaluate(model)`` on the model under ``backend``, with the backend it actually ran on."""
-    model = get_model(spec, backend=backend)
-    return evaluate(model) | {"backend": backend_name(model)}
+    handle = get_handle(spec, backend=backend)
+    return evaluate(handle.model) | {"backend": handle.backend}
 
 
 def run_sts(

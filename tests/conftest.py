@@ -112,7 +112,6 @@ def served_app(_tiny_model_master, tmp_path_factory):
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path_factory.mktemp("app-cache")))
     import app
 
-    app.default_corpus.cache_clear()
     demo = app.build_demo()
     port = _free_port()
     demo.launch(

@@ -25,6 +25,8 @@ def test_every_event_has_an_api_name(client):
         "/rank",
         "/matrix",
         "/about",
+        "/upload",
+        "/reset_corpus",
     } <= names
 
 
@@ -91,9 +93,11 @@ def test_about(client):
     [
         ("/similarity", ("   ", "algo"), "Escribe la primera frase"),
         ("/search", ("", 5, "todas"), "Escribe la búsqueda"),
-        # the slider's own bounds check answers first, with a clear message
-        ("/search", ("hola", 0, "todas"), "less than minimum value 1"),
-        ("/search", ("hola", 10000, "todas"), "greater than maximum value 50"),
+        ("/search", ("hola", 0, "todas"), "k debe ser un número entero entre 1 y 50"),
+        ("/search", ("hola", 10000, "todas"), "k debe ser un número entero entre 1 y 50"),
+        ("/search", ("hola", "abc", "todas"), "k debe ser un número entero entre 1 y 50"),
+        ("/cluster_map", ("sección", "kmeans", "abc"), "k debe ser un número entero entre 2 y 30"),
+        ("/duplicates", ("abc",), "El umbral debe ser un número"),
         ("/matrix", ("\n".join(f"frase {i}" for i in range(21)),), "máximo es 20"),
         ("/rank", ("hola", ""), "al menos una frase candidata"),
         ("/search", ("hola", 5, "todas", "/etc/passwd"), "not in the list of choices"),
@@ -107,19 +111,24 @@ def test_bad_input_is_a_clear_error_and_server_keeps_serving(client, api, args, 
     assert client.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 1.0
 
 
-def test_long_text_is_truncated_with_a_note(client):
-    job = client.submit("palabra " * 7000, "palabra", api_name="/similarity")
-    score = job.result()[0]
-    assert -1 <= score <= 1
+def test_huge_texts_and_lone_surrogates_are_served(client):
+    score = client.predict("palabra " * 300_000, "palabra " * 300_000, api_name="/similarity")[
+        0
+    ]  # 2 × 2.4 MB
+    assert score == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("datos.csv", b"a,b\n1,2\n", "no text column"),
-        ("vacio.csv", b"text\n", "no rows"),
-        ("basura.txt", b"\x00\x01\x02binary\x00", "binary file"),
-        ("latin1.txt", "canción".encode("latin-1"), "not UTF-8"),
+        ("datos.csv", b"a,b\n1,2\n", "no tiene columna de texto"),
+        ("vacio.csv", b"text\n", "no tiene filas"),
+        ("basura.txt", b"\x00\x01\x02binary\x00", "archivo binario"),
+        ("latin1.txt", "canción".encode("latin-1"), "no está en UTF-8"),
+        ("torcido.csv", b"title,text\nUno,uno\nDos,dos, tres\n", "Pon entre comillas dobles"),
+        ("enorme.csv", b'text\n"' + b"x" * 200_000 + b'"\n', "el CSV no se puede leer"),
+        ("anidado.json", b"[" * 100_000 + b"]" * 100_000, "anidado a demasiada profundidad"),
+        ("muchas.txt", b"texto\n" * 20_001, "más de 20.000 filas"),
         ("datos.pdf", b"%PDF-1.4", "Invalid file type"),  # gr.File checks the type first
     ],
 )
@@ -133,7 +142,7 @@ def test_bad_uploads_are_refused(client, tmp_path, name, content, message):
         client.predict(handle_file(str(path)), api_name="/upload")
 
 
-def test_upload_is_private_to_the_session(served_app, tmp_path):
+def test_an_upload_reaches_every_tab_of_its_session_only(served_app, tmp_path):
     from gradio_client import Client, handle_file
 
     path = tmp_path / "mis_textos.jsonl"
@@ -143,22 +152,131 @@ def test_upload_is_private_to_the_session(served_app, tmp_path):
     ]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     mine, other = Client(served_app, verbose=False), Client(served_app, verbose=False)
-    status = mine.predict(handle_file(str(path)), api_name="/upload")
-    assert "30 textos" in status[0] if isinstance(status, tuple | list) else "30 textos" in status
-    ours = mine.predict("arroz", 3, "todas", api_name="/search")["data"]
-    theirs = other.predict("arroz", 3, "todas", api_name="/search")["data"]
-    assert all(row[2].startswith("Receta") for row in ours)
-    assert not any(row[2].startswith("Receta") for row in theirs)
+    status, sections, banner = mine.predict(handle_file(str(path)), api_name="/upload")
+    assert "30 textos" in status and "mis_textos.jsonl" in banner and "cocina" in str(sections)
+    assert all(
+        row[2].startswith("Receta") for row in mine.predict("arroz", 3, "todas", api_name="/search")["data"]
+    )
+    plot = json.loads(mine.predict(api_name="/cluster_map")["plot"])
+    assert [trace["name"] for trace in plot["data"]] == ["cocina"]
+    assert all(text.startswith("Receta") for text in plot["data"][0]["text"])
+    table, summary = mine.predict(0.5, api_name="/duplicates")
+    assert "mis_textos.jsonl" in summary and table["data"][0][1].startswith("Receta")
+    assert "mis_textos.jsonl: 30 textos" in mine.predict(api_name="/about")
+    # the other session still sees the served corpus everywhere
+    assert not any(
+        row[2].startswith("Receta") for row in other.predict("arroz", 3, api_name="/search")["data"]
+    )
+    assert len(json.loads(other.predict(api_name="/cluster_map")["plot"])["data"]) == 10
+    assert "historias contadas dos veces" in other.predict(0.5, api_name="/duplicates")[1]
+    # and the first one can go back
+    status, _, banner = mine.predict(api_name="/reset_corpus")
+    assert "noticias incluidas" in banner
+    assert not any(
+        row[2].startswith("Receta") for row in mine.predict("arroz", 3, api_name="/search")["data"]
+    )
+
+
+def _call_over_http(url: str, api: str, body: str) -> tuple[str, object]:
+    """One request through the queue's REST route, with a raw JSON body (NaN included): the last event
+    of its stream and that event's data."""
+    import httpx
+
+    headers = {"Content-Type": "application/json"}
+    event = httpx.post(f"{url}gradio_api/call{api}", content=body, headers=headers, timeout=30).json()
+    lines = httpx.get(f"{url}gradio_api/call{api}/{event['event_id']}", timeout=60).text.strip().splitlines()
+    return lines[-2].removeprefix("event: "), json.loads(lines[-1].removeprefix("data: "))
+
+
+def test_nan_numbers_and_lone_surrogates_sent_over_http_get_clear_answers(served_app):
+    event, data = _call_over_http(served_app, "/search", '{"data": ["hola", NaN, "todas", null, null]}')
+    assert event == "error" and "k debe ser un número entero entre 1 y 50" in data["error"]
+    event, data = _call_over_http(served_app, "/duplicates", '{"data": [NaN, null, null]}')
+    assert event == "error" and "El umbral debe ser un número" in data["error"]
+    event, data = _call_over_http(served_app, "/similarity", '{"data": ["hola \\ud800 mundo", "hola mundo"]}')
+    assert event == "complete" and -1 <= data[0] <= 1  # the lone surrogate (a JSON escape) is dropped
+
+
+def test_the_queue_is_the_only_way_in(served_app):
+    import httpx
+
+    response = httpx.post(
+        f"{served_app}gradio_api/run/similarity", json={"data": ["Hola", "Adiós"]}, timeout=30
+    )
+    assert response.status_code == 404 and "join the queue" in response.text
+
+
+def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, tmp_path, monkeypatch):
+    """The upload is paused inside its embedding while the other session searches."""
+    import threading
+    import time
+
+    from gradio_client import Client, handle_file
+
+    import core.embeddings
+
+    inside, release = threading.Event(), threading.Event()
+    real = core.embeddings.encode_documents
+
+    def paused(model, texts, *args, **kwargs):
+        inside.set()
+        release.wait(60)
+        return real(model, texts, *args, **kwargs)
+
+    monkeypatch.setattr(core.embeddings, "encode_documents", paused)
+    path = tmp_path / "lento.txt"
+    path.write_text("".join(f"texto lento número {i}\n" for i in range(50)), encoding="utf-8")
+    uploader, searcher = Client(served_app, verbose=False), Client(served_app, verbose=False)
+    job = uploader.submit(handle_file(str(path)), api_name="/upload")
+    try:
+        assert inside.wait(60)
+        started = time.perf_counter()
+        assert len(searcher.predict("sequía", 3, api_name="/search")["data"]) == 3
+        assert searcher.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 1
+        waited = time.perf_counter() - started
+    finally:
+        release.set()
+    assert "50 textos" in job.result()[0]
+    assert waited < 15  # a generous margin: both answer in well under a second here
+
+
+def test_a_rejected_upload_through_the_app_leaves_nothing_behind(served_app, tmp_path, monkeypatch):
+    """Regression: ``raise gr.Error(...) from err`` kept the parse (~330 MB per 10 MB file) until a gc."""
+    import gc
+    import tracemalloc
+
+    import gradio as gr
+
+    import app
+
+    path = tmp_path / "rechazo.txt"
+    path.write_bytes(b"una linea de texto de ejemplo\n" * 300_000)  # 9 MB, 300,000 rows
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            try:
+                app.upload(str(path))
+            except gr.Error as err:
+                held = [err]
+                held.append(held)  # a reference cycle, as Gradio's error handling makes
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert "más de 20.000 filas" in str(held[0]) and held[0].__context__ is None
+    assert kept < 2**20, f"{kept / 2**20:.1f} MB still held after 3 rejected uploads"
 
 
 def test_models_env_lists_up_to_three(monkeypatch):
-    import app
+    from core.service import app_models
 
     monkeypatch.setenv("MODELS", "a/one, b/two,,c/three,d/four")
-    assert app.app_models() == ["a/one", "b/two", "c/three"]
+    assert app_models() == ["a/one", "b/two", "c/three"]
     monkeypatch.delenv("MODELS")
     monkeypatch.setenv("MODEL_ID", "org/model")
-    assert app.app_models() == ["org/model"]
+    assert app_models() == ["org/model"]
 
 
 def test_similarity_side_by_side_with_two_models(_tiny_model_master, tmp_path, monkeypatch):

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from core import backends
-from core.backends import BackendError, OnnxTransformer, backend_choice, with_backend
+from core.backends import BackendError, OnnxTransformer, backend_choice, backend_name, with_backend
 from core.fingerprint import model_fingerprint
-from core.loader import backend_name, get_model, load_model
+from core.handle import get_handle
+from core.loader import load_model
 
 SENTENCES = ["El Gobierno aprueba los presupuestos", "Llueve en Bogotá", "El Real Madrid gana la Liga"]
 
@@ -88,10 +89,11 @@ def test_a_failed_build_falls_back_under_auto_and_explains_otherwise(
     assert not list(isolated_cache.glob("onnx-int8/some-fingerprint*"))  # nothing half-written
 
 
-def test_get_model_keeps_one_model_per_backend(_tiny_model_master, monkeypatch):
+def test_get_handle_keeps_one_model_per_backend(_tiny_model_master, monkeypatch):
     monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
-    first = get_model(str(_tiny_model_master), device="cpu")
-    assert get_model(str(_tiny_model_master), device="cpu") is first and backend_name(first) == "torch"
+    first = get_handle(str(_tiny_model_master), device="cpu")
+    assert get_handle(str(_tiny_model_master), device="cpu") is first and first.backend == "torch"
+    assert backend_name(first.model) == "torch" and len(first.fingerprint) == 16
 
 
 def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, monkeypatch):
@@ -99,7 +101,7 @@ def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, mo
     from concurrent.futures import ThreadPoolExecutor
 
     monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
-    model = get_model(str(_tiny_model_master), device="cpu")
+    model = get_handle(str(_tiny_model_master), device="cpu").model
     texts = [" ".join(["palabra"] * n) for n in range(1, 40)]
 
     def work(offset: int) -> int:
@@ -120,4 +122,4 @@ def test_a_backend_typo_reaches_the_app_visitor_as_a_message(monkeypatch):
 
     monkeypatch.setenv("WORKBENCH_BACKEND", "onx")
     with pytest.raises(gr.Error, match="Unknown backend 'onx': use one of auto, torch, onnx-int8"):
-        app._model()
+        app.about()

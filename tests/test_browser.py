@@ -73,3 +73,28 @@ def test_every_tab_renders(page, tab, button, expect):
         page.get_by_role("button", name=button).click()
     page.locator(f"{expect} >> visible=true").first.wait_for(timeout=120_000)  # tables keep hidden copies
     page.screenshot(path=str(ARTIFACTS / f"tab-{tab.split()[0].lower()}.png"), full_page=True)
+
+
+def test_an_uploaded_file_becomes_the_map_of_that_visitor(page, tmp_path):
+    import json
+
+    path = tmp_path / "mis_recetas.jsonl"
+    rows = [{"title": f"Receta de arroz {i}", "text": f"Se cuece el arroz {i} minutos", "category": "cocina"}
+            for i in range(25)]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    visitor = page.context.browser.new_page(viewport={"width": 1280, "height": 1000})
+    visitor.goto(page.url)
+    visitor.get_by_role("tab", name="Búsqueda semántica").click()
+    visitor.get_by_text("Tu propio corpus").click()
+    visitor.locator("#upload input[type=file]").set_input_files(str(path))
+    visitor.locator("#corpus-banner >> text=mis_recetas.jsonl").wait_for(timeout=60_000)
+    visitor.get_by_role("tab", name="Mapa de clusters").click()
+    visitor.get_by_role("button", name="Dibujar mapa").click()
+    visitor.locator("#cluster-plot .js-plotly-plot >> visible=true").first.wait_for(timeout=120_000)
+    texts = visitor.evaluate(
+        "() => document.querySelector('#cluster-plot .js-plotly-plot').data.flatMap(t => t.text || [])"
+    )
+    visitor.screenshot(path=str(ARTIFACTS / "upload-map.png"), full_page=True)
+    assert len(texts) == 25 and all(text.startswith("Receta de arroz") for text in texts)
+    assert "mis_recetas.jsonl" not in page.locator("#corpus-banner").inner_text()  # the other visitor
+    visitor.close()

@@ -92,13 +92,13 @@ def test_indexes_are_built_once_and_kept_on_disk(corpus, isolated_cache, monkeyp
 def test_search_switches_to_the_index_above_the_threshold(tiny_model_dir, isolated_cache, monkeypatch):
     from core.corpus import load_corpus
     from core.embeddings import corpus_embeddings, embedding_key
-    from core.loader import load_model
+    from core.handle import load_handle
     from core.search import search
 
-    model = load_model(str(tiny_model_dir), device="cpu")
-    items = load_corpus()
-    embeddings = corpus_embeddings(model, str(tiny_model_dir), items)
-    key = embedding_key(str(tiny_model_dir), items)
+    handle = load_handle(str(tiny_model_dir), device="cpu")
+    model, items = handle.model, load_corpus()
+    embeddings = corpus_embeddings(handle, items)
+    key = embedding_key(handle, items)
     exact = search(model, "sequía en los embalses", items, embeddings, 5, key=key)
     assert not (isolated_cache / "indexes").exists()  # 570 items: below the threshold, no index
     monkeypatch.setenv("WORKBENCH_INDEX_THRESHOLD", "100")
@@ -107,7 +107,7 @@ def test_search_switches_to_the_index_above_the_threshold(tiny_model_dir, isolat
     assert list((isolated_cache / "indexes").glob(f"{key}-ivf.faiss"))
     assert indexed[0]["title"] == exact[0]["title"]
     assert [h["score"] for h in indexed] == sorted((h["score"] for h in indexed), reverse=True)
-    section = items[0]["section"]
+    section = items.items[0]["section"]
     hits = search(model, "sequía en los embalses", items, embeddings, 5, section, key=key)
     assert len(hits) == 5 and {h["section"] for h in hits} == {section}
     clear_indexes()

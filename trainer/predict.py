@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 
 from core.builtin import BUILTIN_E5_SMALL
+from core.handle import load_handle
 from core.io import write_file_atomically
-from core.loader import ModelLoadError, load_model
+from core.loader import ModelLoadError
 from core.similarity import score_pairs
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         output = args.output or args.embed.with_suffix(".npy")
         if output.suffix != ".npy":
             raise InputError(f"--output {output} must end in .npy")
-        model = load_model(args.model)
+        model = load_handle(args.model).model
         embeddings = model.encode(
             sentences,
             prompt_name=args.prompt_name,
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} to {output}")
         return 0
     pairs = read_pairs(args.file) if args.file else [tuple(args.sentences)]
-    model = load_model(args.model)
+    model = load_handle(args.model).model
     scores = score_pairs(model, pairs, args.prompt_name, args.batch_size)
     if not args.file:
         print(f"{scores[0]:.4f}")

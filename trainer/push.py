@@ -15,8 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.handle import load_handle
 from core.io import read_json
-from core.loader import ModelLoadError, load_model, model_path
+from core.loader import ModelLoadError, model_path
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Cosine Spearman on stsb_multi_mt es test as published by the models' authors (not measured here).
@@ -174,7 +175,7 @@ def stage(spec: str, work: Path) -> Path:
 def check_loads(folder: Path) -> tuple[dict, int]:
     """Load the staged model and encode one sentence; returns its prompts and dimension."""
     try:
-        model = load_model(str(folder), device="cpu")
+        model = load_handle(str(folder), device="cpu").model
         embedding = model.encode(["El Gobierno aprueba los presupuestos."])
     except Exception as err:
         raise PushError(

@@ -15,8 +15,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
+from core.handle import load_handle
 from core.io import read_json, save_dir_atomically, write_file_atomically
-from core.loader import ModelLoadError, load_model
+from core.loader import ModelLoadError
 from core.versions import library_versions
 from trainer.arguments import ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, plan_output_dir
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 def build_model(model_args):
     from sentence_transformers.sentence_transformer.modules import Pooling
 
-    model = load_model(model_args.model_name_or_path)
+    model = load_handle(model_args.model_name_or_path).model  # private: training changes it
     if model_args.pooling:
         for index, module in enumerate(model):
             if isinstance(module, Pooling) and module.pooling_mode != model_args.pooling:

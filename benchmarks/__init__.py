@@ -1,0 +1,1 @@
+"""Scripts that measure the project and print figures (never timed tests: these machines are noisy)."""

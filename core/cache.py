@@ -1,0 +1,192 @@
+"""The one in-memory cache of the process: models, corpora, embeddings, indexes, maps.
+
+Every value is computed once per key, by the first caller; a second caller of the same key waits for
+that result, while callers of other keys never wait (one lock per key, and the shared lock is held
+only to look up and store). Entries are pinned (what the process serves to everyone: its models, the
+built-in corpus and what is derived from it) or evictable (what one visitor brought: an uploaded
+corpus' embeddings, index and map). Evictable entries are dropped least recently used first once
+their bytes pass the budget, ``$WORKBENCH_MEMORY_MB`` (default 512).
+
+Expensive results derived from what the project ships are also kept on disk (``disk_array``), keyed
+by fingerprints of their inputs, so that a restart reads them back; uploads never touch the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core.io import write_file_atomically
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+MEMORY_ENV = "WORKBENCH_MEMORY_MB"
+DEFAULT_MEMORY_MB = 512
+
+
+@dataclass
+class _Entry:
+    value: Any
+    size: int
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    entries: int
+    pinned_bytes: int
+    evictable_bytes: int
+    budget_bytes: int
+    hits: int
+    misses: int
+    evictions: int
+
+
+def size_of(value: Any) -> int:
+    """Bytes a value holds, as far as the cache can tell: arrays (and objects with ``nbytes``) exactly,
+    tuples, lists and dicts as the sum of their parts, anything else by ``sys.getsizeof``."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if hasattr(value, "nbytes"):
+        return int(value.nbytes)
+    if isinstance(value, tuple | list):
+        return sys.getsizeof(value) + sum(size_of(v) for v in value)
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(size_of(k) + size_of(v) for k, v in value.items())
+    return sys.getsizeof(value)
+
+
+class MemoryCache:
+    """Thread-safe compute-once cache with per-key locks and LRU eviction by bytes.
+
+    Args:
+        budget_bytes: Most bytes the evictable entries may hold together; pinned entries do not count.
+    """
+
+    def __init__(self, budget_bytes: int):
+        self.budget_bytes = budget_bytes
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._computing: dict[Hashable, threading.Lock] = {}
+        self._evictable_bytes = 0
+        self._hits = self._misses = self._evictions = 0
+
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        *,
+        pinned: bool = False,
+        size: Callable[[T], int] = size_of,
+    ) -> T:
+        """The value under ``key``; computed by ``compute()`` when absent (an exception is passed to the
+        caller and nothing is stored, so the next caller tries again)."""
+        while True:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None:
+                    self._entries.move_to_end(key)
+                    self._hits += 1
+                    return entry.value
+                key_lock = self._computing.get(key)
+                owner = key_lock is None
+                if owner:
+                    key_lock = self._computing[key] = threading.Lock()
+                    key_lock.acquire()
+                    self._misses += 1
+            if not owner:
+                with key_lock:  # another thread computes this key: wait for it, then look again
+                    pass
+                continue
+            try:
+                value = compute()
+                self._store(key, value, pinned, size(value))
+                return value
+            finally:
+                with self._lock:
+                    del self._computing[key]
+                key_lock.release()
+
+    def peek(self, key: Hashable) -> Any | None:
+        """The value under ``key`` if present, without computing anything."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return None if entry is None else entry.value
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is not None and not entry.pinned:
+                self._evictable_bytes -= entry.size
+
+    def clear(self, predicate: Callable[[Hashable], bool] | None = None) -> None:
+        """Forget every entry, or those whose key satisfies ``predicate``."""
+        with self._lock:
+            for key in [k for k in self._entries if predicate is None or predicate(k)]:
+                entry = self._entries.pop(key)
+                if not entry.pinned:
+                    self._evictable_bytes -= entry.size
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            pinned = sum(e.size for e in self._entries.values() if e.pinned)
+            return CacheStats(
+                len(self._entries),
+                pinned,
+                self._evictable_bytes,
+                self.budget_bytes,
+                self._hits,
+                self._misses,
+                self._evictions,
+            )
+
+    def _store(self, key: Hashable, value: Any, pinned: bool, size: int) -> None:
+        with self._lock:
+            self._entries[key] = _Entry(value, size, pinned)
+            if pinned:
+                return
+            self._evictable_bytes += size
+            for old in [k for k, e in self._entries.items() if not e.pinned]:
+                if self._evictable_bytes <= self.budget_bytes:
+                    break
+                self._evictable_bytes -= self._entries.pop(old).size
+                self._evictions += 1
+                logger.info("Evicted %s from the memory cache", _short(old))
+
+
+def _short(key: Hashable) -> str:
+    return str(key)[:120]
+
+
+def _budget() -> int:
+    try:
+        megabytes = float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_MB))
+    except ValueError:
+        logger.warning("$%s is not a number; using %d MB", MEMORY_ENV, DEFAULT_MEMORY_MB)
+        megabytes = DEFAULT_MEMORY_MB
+    return int(megabytes * 2**20)
+
+
+CACHE = MemoryCache(_budget())
+
+
+def disk_array(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """A ``.npy`` file's array, else ``compute()`` saved there atomically (an unreadable file is
+    recomputed, never fatal)."""
+    if path.is_file():
+        try:
+            return np.load(path)
+        except (OSError, ValueError):
+            logger.warning("Recomputing unreadable cached array %s", path)
+    array = compute()
+    write_file_atomically(path, lambda handle: np.save(handle, array), binary=True)
+    return array

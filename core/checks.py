@@ -1,0 +1,89 @@
+"""Checks on what visitors, API clients and MCP tools send: clean text, whole numbers, known choices.
+
+Each check returns the value in the form the work needs, or raises ``InputError`` with a Spanish message
+that says what is expected; a note that does not stop the work (a text cut short) goes to ``warn``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+
+from core.errors import InputError
+from core.similarity import token_count
+from core.text import MAX_TEXT_CHARS, cap_text, clean_text
+
+logger = logging.getLogger(__name__)
+MAX_SENTENCES = 20
+
+
+def _note(message: str) -> None:
+    logger.info("note: %s", message)
+
+
+def checked_text(text: object, label: str, handle=None, warn: Callable[[str], None] = _note) -> str:
+    """``text`` cleaned (``core.text.clean_text``) and cut to ``MAX_TEXT_CHARS``; empty is an error."""
+    text = clean_text(text)
+    if not text:
+        raise InputError(f"Escribe {label}: está vacía.")
+    text, cut = cap_text(text)
+    if cut:
+        warn(f"{label.capitalize()} pasa de {MAX_TEXT_CHARS} caracteres: se usan los primeros.")
+    if handle is not None and (tokens := token_count(handle.model, text)) > handle.max_seq_length:
+        warn(
+            f"{label.capitalize()} tiene {tokens} tokens: el modelo solo lee los primeros "
+            f"{handle.max_seq_length}."
+        )
+    return text
+
+
+def checked_lines(text: object, label: str, minimum: int, warn: Callable[[str], None] = _note) -> list[str]:
+    """Non-empty lines of ``text`` (at least ``minimum``, at most ``MAX_SENTENCES``), each cleaned."""
+    raw = text if isinstance(text, str) else ""
+    lines = [clean_text(line) for line in raw.splitlines()[: MAX_SENTENCES * 50]]
+    lines = [line for line in lines if line]
+    if len(lines) < minimum:
+        raise InputError(f"Escribe al menos {label}, una por línea.")
+    if len(lines) > MAX_SENTENCES:
+        raise InputError(f"Demasiadas frases: {len(lines)}. El máximo es {MAX_SENTENCES}.")
+    capped = [cap_text(line) for line in lines]
+    if any(cut for _, cut in capped):
+        warn(f"Alguna frase pasa de {MAX_TEXT_CHARS} caracteres: se usan los primeros.")
+    return [line for line, _ in capped]
+
+
+def whole_number(value: object, name: str, low: int, high: int) -> int:
+    """``value`` as an integer in ``[low, high]``; anything else (text, NaN, out of range) is an error."""
+    number = _as_float(value)
+    if not low <= number <= high:
+        raise InputError(
+            f"{name} debe ser un número entero entre {low} y {high} (llegó {str(value)[:40]!r})."
+        )
+    return int(round(number))
+
+
+def number_between(value: object, name: str, low: float, high: float) -> float:
+    """``value`` as a number in ``(low, high]``."""
+    number = _as_float(value)
+    if not low < number <= high:
+        raise InputError(
+            f"{name} debe ser un número mayor que {low} y hasta {high} (llegó {str(value)[:40]!r})."
+        )
+    return number
+
+
+def one_of(value: object, name: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InputError(f"{name} debe ser una de: {', '.join(choices)} (llegó {str(value)[:40]!r}).")
+    return str(value)
+
+
+def _as_float(value: object) -> float:
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan

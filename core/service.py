@@ -1,0 +1,315 @@
+"""What the app's tabs do, as plain functions over model handles and a ``Corpus``; no Gradio here.
+
+``app.py`` wires these to components. Every function checks its own input (a visitor, an API client
+or an MCP tool may send anything) and raises ``WorkbenchError`` subclasses whose Spanish message says
+what to do. Notes that do not stop the work (a text cut short) go to ``warn``; long work reports to
+``progress(fraction, desc=...)``. The corpus argument is the visitor's session corpus; ``None`` means
+the one the process serves to everyone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from core.cache import CACHE
+from core.checks import checked_lines, checked_text, number_between, one_of, whole_number
+from core.clusters import cluster_labels, ctfidf_labels, place_on_map, umap_projection
+from core.corpus import Corpus, passage_text, read_upload, served_corpus
+from core.data import load_news_duplicates
+from core.embeddings import corpus_embeddings, embedding_key
+from core.errors import InputError
+from core.figures import cluster_map as cluster_figure
+from core.figures import heatmap, ranked_bars
+from core.handle import ModelHandle, get_handle
+from core.index import get_index
+from core.loader import resolve_spec
+from core.search import search, snippet
+from core.similarity import describe_similarity, rank_candidates, score_pairs, similarity_matrix
+from core.text import clean_text
+
+logger = logging.getLogger(__name__)
+
+MAX_MODELS = 3
+MAX_K = 50
+ALL_SECTIONS = "todas"
+COLOR_CHOICES = ("sección", "cluster")
+METHOD_CHOICES = ("kmeans", "hdbscan")
+DIMENSION_CHOICES = ("2D", "3D")
+Warn = Callable[[str], None]
+PAIR_EXAMPLES = [
+    ["El Gobierno aprueba los presupuestos", "El Ejecutivo da luz verde a las cuentas públicas"],
+    ["El Gobierno aprueba los presupuestos", "El Real Madrid gana la Liga"],
+    ["Llueve con fuerza en Bogotá desde el amanecer", "Un aguacero cae sobre la capital colombiana"],
+]
+RANK_EXAMPLE = [
+    "Sube el precio de la vivienda en Madrid",
+    "Los alquileres se disparan en la capital\nEl Atlético gana en Sevilla\nBaja el paro en Andalucía\n"
+    "La compraventa de casas se encarece en Madrid",
+]
+MATRIX_EXAMPLE = (
+    "El Banco Central sube los tipos de interés\nLa autoridad monetaria encarece el crédito\n"
+    "Argentina gana la Copa América\nLa selección albiceleste se corona campeona\nNieva en los Andes"
+)
+SEARCH_EXAMPLES = [["incendios forestales y sequía"], ["inflación y tipos de interés"], ["vacunas"]]
+
+
+def _note(message: str) -> None:
+    logger.info("note: %s", message)
+
+
+# Models and corpora ----------------------------------------------------------------------------------
+def app_models() -> list[str]:
+    """``$MODELS`` (comma list, at most 3), else the one model of ``$MODEL_ID`` or the built-in model."""
+    listed = [spec.strip() for spec in os.environ.get("MODELS", "").split(",") if spec.strip()]
+    return listed[:MAX_MODELS] or [resolve_spec()]
+
+
+def model_handle(spec: str | None = None) -> ModelHandle:
+    """The shared handle of a configured model (the first when ``spec`` is empty); visitors choose among
+    the configured models only."""
+    specs = app_models()
+    spec = spec or specs[0]
+    if spec not in specs:
+        raise InputError(f"Modelo no disponible: {str(spec)[:100]}. Elige uno de: {', '.join(specs)}.")
+    return get_handle(spec)
+
+
+def active_corpus(corpus: Corpus | None) -> Corpus:
+    """The visitor's corpus, else the one served to everyone."""
+    return corpus if isinstance(corpus, Corpus) else served_corpus()
+
+
+def corpus_banner(corpus: Corpus | None) -> str:
+    """One line for the top of the page: which corpus every tab uses now."""
+    corpus = active_corpus(corpus)
+    where = "tu archivo, solo en tu sesión" if corpus.source == "upload" else "para todos"
+    return f"**Corpus activo:** {corpus.name} · {len(corpus):,} textos ({where})".replace(",", ".")
+
+
+def section_choices(corpus: Corpus | None) -> list[str]:
+    return [ALL_SECTIONS, *active_corpus(corpus).sections]
+
+
+# Similarity ------------------------------------------------------------------------------------------
+def compare(sentence_a: object, sentence_b: object, warn: Warn = _note) -> tuple[float, str, list[list]]:
+    """Cosine of two sentences under every configured model (the first one leads), with a reading on
+    the 0–5 STS scale calibrated per model."""
+    rows = []
+    for spec in app_models():
+        handle = model_handle(spec)
+        a = checked_text(sentence_a, "la primera frase", handle, warn)
+        b = checked_text(sentence_b, "la segunda frase", handle, warn)
+        (score,) = score_pairs(handle.model, [(a, b)])
+        sts = 5.0 if a == b else handle.calibration(score)  # the same text means the same, whatever the model
+        rows.append([spec, round(score, 4), describe_similarity(sts)])
+    return rows[0][1], rows[0][2], rows
+
+
+def rank(sentence: object, candidates: object, warn: Warn = _note):
+    """One sentence against a list (one per line): ranked bars and the table."""
+    handle = model_handle()
+    sentence = checked_text(sentence, "la frase", handle, warn)
+    lines = checked_lines(candidates, "una frase candidata", 1, warn)
+    ranked = rank_candidates(handle.model, sentence, lines)
+    return ranked_bars(ranked), [[text, round(score, 4)] for text, score in ranked]
+
+
+def matrix(sentences: object, warn: Warn = _note):
+    """Up to 20 sentences (one per line): a heatmap of their pairwise similarities."""
+    handle = model_handle()
+    lines = checked_lines(sentences, "dos frases", 2, warn)
+    return heatmap(lines, similarity_matrix(handle.model, lines))
+
+
+# Corpus: upload, search ------------------------------------------------------------------------------
+def upload(path: str | None, name: str | None = None, model_spec: str | None = None, progress=None) -> Corpus:
+    """Read a visitor's file into a ``Corpus`` and embed it (with ``progress``), so that search, the map
+    and duplicates can use it at once. Nothing is written to disk; nothing shared is locked.
+
+    Raises:
+        CorpusError: The file cannot be used; the message says what to fix.
+    """
+    if not path:
+        raise InputError("Elige un archivo CSV, TSV, JSONL, JSON o TXT.")
+    corpus = read_upload(path, name)
+    handle = model_handle(model_spec)
+    embeddings = corpus_embeddings(handle, corpus, progress=progress)
+    get_index(embedding_key(handle, corpus), embeddings, shared=False)
+    logger.info("Upload %s: %d texts, fingerprint %s", corpus.name, len(corpus), corpus.fingerprint)
+    return corpus
+
+
+def upload_summary(corpus: Corpus) -> str:
+    """What the visitor reads after an upload."""
+    text = f"Buscando en **{corpus.name}**: {len(corpus):,} textos (solo en tu sesión).".replace(",", ".")
+    return " ".join([text, *corpus.notes])
+
+
+def _embeddings(handle: ModelHandle, corpus: Corpus, quick: bool, progress=None):
+    """The corpus' embeddings; a quick request (search) does not re-encode an evicted upload."""
+    if quick and not corpus.shared:
+        key = ("embeddings", embedding_key(handle, corpus))
+        cached = CACHE.peek(key)
+        if cached is None:
+            raise InputError(
+                f"El servidor ya no guarda los embeddings de {corpus.name} con este modelo (guarda un número "
+                "limitado de archivos): vuelve a subirlo, o vuelve al corpus de noticias."
+            )
+        return cached
+    return corpus_embeddings(handle, corpus, progress=progress)
+
+
+def search_corpus(
+    corpus: Corpus | None,
+    query: object,
+    k: object = 5,
+    section: object = ALL_SECTIONS,
+    model_spec: str | None = None,
+    warn: Warn = _note,
+) -> list[list]:
+    """Top-k texts of the visitor's corpus for a query: score, section, title, snippet."""
+    corpus = active_corpus(corpus)
+    handle = model_handle(model_spec)
+    query = checked_text(query, "la búsqueda", handle, warn)
+    k = whole_number(k, "k", 1, MAX_K)
+    section = None if section in (None, "", ALL_SECTIONS) else str(section)
+    if section is not None and section not in corpus.sections:
+        raise InputError(f"La sección {section[:60]!r} no está en {corpus.name}: elige una de la lista.")
+    embeddings = _embeddings(handle, corpus, quick=True)
+    hits = search(handle.model, query, corpus, embeddings, k, section, key=embedding_key(handle, corpus))
+    return [[round(h["score"], 4), h["section"], h["title"], snippet(h["body"])] for h in hits]
+
+
+# Cluster map and duplicates --------------------------------------------------------------------------
+def cluster_map(
+    corpus: Corpus | None,
+    color_by: object = "sección",
+    method: object = "kmeans",
+    k: object = 10,
+    dimensions: object = "2D",
+    sentence: object = "",
+    model_spec: str | None = None,
+    warn: Warn = _note,
+    progress=None,
+):
+    """UMAP of the visitor's corpus, coloured by section or cluster, with a typed sentence placed on it."""
+    corpus = active_corpus(corpus)
+    color_by = one_of(color_by, "El color", COLOR_CHOICES)
+    method = one_of(method, "El método", METHOD_CHOICES)
+    k = whole_number(k, "k", 2, 30)
+    dimensions = one_of(dimensions, "La vista", DIMENSION_CHOICES)
+    handle = model_handle(model_spec)
+    sentence = checked_text(sentence, "la frase", handle, warn) if clean_text(sentence) else ""
+    _progress(progress, 0.1, "Embeddings del corpus")
+    embeddings = _embeddings(handle, corpus, quick=False, progress=progress)
+    key = embedding_key(handle, corpus)
+    _progress(progress, 0.5, "Proyección UMAP")
+    points = umap_projection(embeddings, key, 3 if dimensions == "3D" else 2, shared=corpus.shared)
+    items = corpus.items
+    if color_by == "sección":
+        colours = [item["section"] or "sin sección" for item in items]
+        title = f"{corpus.name}: por sección"
+    else:
+        labels = cluster_labels(embeddings, key, method, k)
+        names = ctfidf_labels([passage_text(item) for item in items], labels)
+        colours = [f"{label}: {names[int(label)]}" if label >= 0 else "ruido" for label in labels]
+        title = f"{corpus.name}: clusters ({method}), etiquetados por c-TF-IDF"
+    highlight = None
+    if sentence:
+        embedding = handle.model.encode_query([sentence], normalize_embeddings=True)[0]
+        highlight = (place_on_map(embedding, embeddings, points), sentence)
+    return cluster_figure(points, list(items), colours, highlight, title)
+
+
+def find_duplicates(
+    corpus: Corpus | None, threshold: object = 0.9, model_spec: str | None = None, progress=None
+):
+    """Near-duplicate texts of the visitor's corpus above a cosine threshold (paraphrase mining)."""
+    import torch
+    from sentence_transformers.util import paraphrase_mining_embeddings
+
+    corpus = active_corpus(corpus)
+    threshold = number_between(threshold, "El umbral", 0, 1)
+    handle = model_handle(model_spec)
+    embeddings = torch.from_numpy(_embeddings(handle, corpus, quick=False, progress=progress))
+    pairs = [p for p in paraphrase_mining_embeddings(embeddings, top_k=5) if p[0] >= threshold]
+    items = corpus.items
+    rows = [
+        [round(score, 4), items[i]["title"] or snippet(items[i]["body"], 120),
+         items[j]["title"] or snippet(items[j]["body"], 120), items[i]["section"]]
+        for score, i, j in pairs[:500]
+    ]  # fmt: skip
+    summary = f"{len(pairs)} pares con similitud ≥ {threshold:.2f} en {corpus.name}"
+    return rows, summary + _known_duplicates_note(corpus, pairs)
+
+
+def _known_duplicates_note(corpus: Corpus, pairs) -> str:
+    if corpus.source != "bundled":
+        return ""
+    ids = [item["id"] for item in corpus.items]
+    found = {frozenset((ids[i], ids[j])) for _, i, j in pairs}
+    known = [frozenset(pair) for pair in load_news_duplicates()]
+    return f"; de las {len(known)} historias contadas dos veces, aparecen {sum(p in found for p in known)}."
+
+
+def _progress(progress, fraction: float, desc: str) -> None:
+    if progress is not None:
+        progress(fraction, desc=desc)
+
+
+# About and start-up ----------------------------------------------------------------------------------
+def about(corpus: Corpus | None = None) -> str:
+    """The served models (dimensions, max length, prompts, backend, training summary) and the corpus."""
+    import json
+    from pathlib import Path
+
+    from core.loader import model_path
+
+    lines = ["## Modelos"]
+    for spec in app_models():
+        handle = model_handle(spec)
+        model = handle.model
+        lines += [
+            f"### `{spec}`",
+            f"- dimensión: {model.get_embedding_dimension()}, longitud máxima: {model.max_seq_length} tokens",
+            f"- prompts: {model.prompts or 'ninguno'}",
+            f"- inferencia: {handle.backend}",
+        ]
+        folder = Path(model_path(spec))
+        for metrics_file in (folder / "metrics.json", folder.parent / "metrics.json"):
+            if metrics_file.is_file():
+                summary = json.loads(metrics_file.read_text(encoding="utf-8"))
+                test, base = summary.get("test", {}), summary.get("baseline_test") or {}
+                key = "sts-test_spearman_cosine"
+                if key in test:
+                    before = f"{base[key]:.4f} → " if key in base else ""
+                    steps = summary.get("global_step")
+                    lines.append(f"- entrenamiento: STS test Spearman {before}{test[key]:.4f}, {steps} pasos")
+                break
+    corpus = active_corpus(corpus)
+    lines += ["## Corpus", f"{corpus.name}: {len(corpus)} textos en {len(corpus.sections)} secciones."]
+    return "\n".join(lines)
+
+
+def warm_up() -> None:
+    """Load the models and their calibration, and the first model's embeddings, index and 2D map of the
+    served corpus, so that visitors do not wait. A request that comes earlier waits only for what it
+    needs; a failure here is logged, then reported to the visitor who needs the missing piece.
+
+    Torch gets ``$WORKBENCH_TORCH_THREADS`` threads (default 1), set before any request encodes: two
+    quick requests and one heavy run at once on a 2-vCPU Space, and one thread each beats threads that
+    fight for the same cores (README, "Performance")."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
+    try:
+        for spec in app_models():
+            model_handle(spec).calibration  # noqa: B018 (fits and keeps the calibration)
+        handle, corpus = model_handle(), served_corpus()
+        embeddings = corpus_embeddings(handle, corpus)
+        get_index(embedding_key(handle, corpus), embeddings)
+        umap_projection(embeddings, embedding_key(handle, corpus))
+    except Exception:
+        logger.exception("Warm-up failed; requests will load what they need and report the error")

@@ -1,0 +1,26 @@
+"""Cleaning what people type or upload before any model sees it."""
+
+from __future__ import annotations
+
+import re
+
+# Texts longer than this are cut before tokenizing: a model reads at most 512 tokens (~2,500 characters
+# of Spanish), and tokenizing megabytes would hold a shared tokenizer for seconds.
+MAX_TEXT_CHARS = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(value: object) -> str:
+    """``value`` as one line of text: control characters and lone surrogates removed (they break
+    tokenizers and UTF-8 output), runs of whitespace collapsed, ends stripped."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    return " ".join(_SURROGATE.sub("", _CONTROL.sub(" ", text)).split())
+
+
+def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` characters at a word boundary; the flag says whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut), True

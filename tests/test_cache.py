@@ -1,0 +1,89 @@
+"""The process' one cache: compute once, per-key locks, LRU eviction by bytes, pinned entries kept."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from core.cache import MemoryCache, disk_array
+
+
+def test_a_value_is_computed_once_even_when_many_threads_ask_at_once():
+    cache, calls = MemoryCache(1 << 20), []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.2)
+        return np.ones(10)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        values = list(pool.map(lambda _: cache.get("k", compute), range(8)))
+    assert len(calls) == 1 and all(v is values[0] for v in values)
+    assert cache.stats().misses == 1 and cache.stats().hits == 7
+
+
+def test_a_slow_key_never_holds_another_key():
+    cache, started, release = MemoryCache(1 << 20), threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(10)
+        return "slow"
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(cache.get, "slow", slow)
+        assert started.wait(5)
+        began = time.perf_counter()
+        assert cache.get("fast", lambda: "fast") == "fast"
+        assert time.perf_counter() - began < 1  # the slow key is still computing
+        release.set()
+        assert pending.result() == "slow"
+
+
+def test_evictable_entries_go_least_recently_used_first_by_bytes_and_pinned_ones_stay():
+    cache = MemoryCache(budget_bytes=3000)
+    cache.get("pinned", lambda: np.zeros(1000, np.uint8), pinned=True)
+    for name in ("a", "b", "c"):
+        cache.get(name, lambda: np.zeros(1000, np.uint8))
+    cache.get("a", lambda: pytest.fail("a is cached"))  # a is now the most recently used
+    cache.get("d", lambda: np.zeros(1000, np.uint8))
+    assert cache.peek("b") is None  # the least recently used went
+    assert all(cache.peek(k) is not None for k in ("pinned", "a", "c", "d"))
+    stats = cache.stats()
+    assert stats.evictable_bytes == 3000 and stats.pinned_bytes == 1000 and stats.evictions == 1
+
+
+def test_a_failed_computation_is_not_stored_and_the_next_caller_tries_again():
+    cache = MemoryCache(1 << 20)
+    with pytest.raises(RuntimeError, match="boom"):
+        cache.get("k", lambda: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert cache.get("k", lambda: 42) == 42
+
+
+def test_a_waiter_computes_itself_when_the_first_computation_fails():
+    cache, started = MemoryCache(1 << 20), threading.Event()
+
+    def failing():
+        started.set()
+        time.sleep(0.2)
+        raise RuntimeError("first try fails")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(cache.get, "k", failing)
+        assert started.wait(5)
+        second = pool.submit(cache.get, "k", lambda: "second")
+        with pytest.raises(RuntimeError):
+            first.result()
+        assert second.result() == "second"
+
+
+def test_disk_array_reads_back_and_recomputes_an_unreadable_file(tmp_path):
+    path = tmp_path / "a.npy"
+    assert disk_array(path, lambda: np.arange(3)).tolist() == [0, 1, 2]
+    assert disk_array(path, lambda: pytest.fail("read from disk")).tolist() == [0, 1, 2]
+    path.write_bytes(b"garbage")
+    assert disk_array(path, lambda: np.arange(2)).tolist() == [0, 1]

@@ -1,0 +1,157 @@
+"""The app's functions without Gradio: session corpora in every tab, checked input, no visitor waits."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from core import service
+from core.cache import CACHE
+from core.corpus import served_corpus
+from core.embeddings import embedding_key
+from core.errors import CorpusError, InputError
+from core.text import MAX_TEXT_CHARS
+
+
+@pytest.fixture
+def tiny_app(_tiny_model_master, isolated_cache, monkeypatch):
+    monkeypatch.setenv("MODEL_ID", str(_tiny_model_master))
+    monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
+    monkeypatch.delenv("MODELS", raising=False)
+    monkeypatch.delenv("CORPUS", raising=False)
+    CACHE.clear(lambda key: key[0] != "model")  # each test starts as a fresh process would
+    return isolated_cache
+
+
+@pytest.fixture
+def recipes(tmp_path):
+    path = tmp_path / "recetas.jsonl"
+    rows = [
+        {"title": f"Receta {i}", "text": f"Cómo cocinar la receta número {i} con arroz y verduras",
+         "category": "cocina" if i % 2 else "postres"}
+        for i in range(40)
+    ]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path
+
+
+def test_compare_reads_the_same_text_as_the_same(tiny_app):
+    score, reading, rows = service.compare("Hoy llueve en Madrid", "Hoy llueve en Madrid")
+    assert score == pytest.approx(1.0, abs=1e-3) and reading.startswith("Casi lo mismo") and len(rows) == 1
+
+
+@pytest.mark.parametrize("empty", ["", "   ", None, "\x00\x01", "\ud800"])
+def test_empty_text_is_a_spanish_message(tiny_app, empty):
+    with pytest.raises(InputError, match="Escribe la primera frase: está vacía"):
+        service.compare(empty, "algo")
+
+
+def test_a_huge_text_is_cut_before_tokenizing_with_a_note(tiny_app):
+    notes = []
+    started = time.perf_counter()
+    score, _, _ = service.compare("palabra " * 300_000, "palabra", warn=notes.append)  # 2.4 MB
+    assert -1 <= score <= 1 and time.perf_counter() - started < 10
+    assert any(f"pasa de {MAX_TEXT_CHARS} caracteres" in note for note in notes)
+
+
+@pytest.mark.parametrize(("value", "ok"), [(5, 5), (5.0, 5), ("7", 7), (50, 50)])
+def test_whole_numbers_accept_what_a_slider_or_a_client_sends(value, ok):
+    assert service.whole_number(value, "k", 1, 50) == ok
+
+
+@pytest.mark.parametrize("value", [0, 51, math.nan, math.inf, "abc", None, True, [3]])
+def test_whole_numbers_refuse_anything_else_in_spanish(value):
+    with pytest.raises(InputError, match="k debe ser un número entero entre 1 y 50"):
+        service.whole_number(value, "k", 1, 50)
+
+
+@pytest.mark.parametrize("value", [0, 1.5, math.nan, "abc"])
+def test_thresholds_are_checked(tiny_app, value):
+    with pytest.raises(InputError, match="El umbral debe ser un número"):
+        service.find_duplicates(None, value)
+
+
+def test_choices_and_models_are_checked(tiny_app):
+    with pytest.raises(InputError, match="La vista debe ser una de: 2D, 3D"):
+        service.cluster_map(None, dimensions="4D")
+    with pytest.raises(InputError, match="Modelo no disponible: /etc/passwd"):
+        service.search_corpus(None, "hola", 5, "todas", "/etc/passwd")
+    with pytest.raises(InputError, match="La sección 'cocina' no está en noticias incluidas"):
+        service.search_corpus(None, "hola", 5, "cocina")
+
+
+def test_an_upload_reaches_search_map_and_duplicates_and_nobody_else(tiny_app, recipes):
+    corpus = service.upload(str(recipes))
+    assert corpus.name == "recetas.jsonl" and len(corpus) == 40 and corpus.sections == ["cocina", "postres"]
+    assert "recetas.jsonl" in service.corpus_banner(corpus) and "solo en tu sesión" in service.corpus_banner(
+        corpus
+    )
+    hits = service.search_corpus(corpus, "arroz", 5, "cocina")
+    assert len(hits) == 5 and all(row[1] == "cocina" and row[2].startswith("Receta") for row in hits)
+    assert not any(row[2].startswith("Receta") for row in service.search_corpus(None, "arroz", 5))
+    figure = service.cluster_map(corpus, "sección", sentence="arroz con leche")
+    hover = [text for trace in figure.data for text in (trace.text or [])]
+    assert {trace.name for trace in figure.data} == {"cocina", "postres", "tu frase"}
+    assert (
+        sum(text.startswith("Receta") for text in hover) == 40 and "recetas.jsonl" in figure.layout.title.text
+    )
+    rows, summary = service.find_duplicates(corpus, 0.5)
+    assert "recetas.jsonl" in summary and rows and all(r[1].startswith("Receta") for r in rows)
+    assert "historias contadas dos veces" not in summary
+    assert "recetas.jsonl: 40 textos" in service.about(corpus)
+    assert service.section_choices(corpus) == ["todas", "cocina", "postres"]
+    assert not list(tiny_app.rglob(f"*{corpus.fingerprint}*"))  # an upload never touches the disk
+
+
+def test_an_upload_is_refused_with_the_corpus_message(tiny_app, tmp_path):
+    path = tmp_path / "datos.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="datos.csv no tiene columna de texto"):
+        service.upload(str(path))
+    with pytest.raises(InputError, match="Elige un archivo"):
+        service.upload(None)
+
+
+def test_a_search_on_an_evicted_upload_asks_to_upload_again_and_the_map_recomputes(tiny_app, recipes):
+    corpus = service.upload(str(recipes))
+    handle = service.model_handle()
+    CACHE.discard(("embeddings", embedding_key(handle, corpus)))
+    with pytest.raises(InputError, match="vuelve a subirlo"):
+        service.search_corpus(corpus, "arroz")
+    assert service.cluster_map(corpus).data  # heavy work may recompute
+    assert service.search_corpus(corpus, "arroz")
+
+
+def test_an_upload_being_embedded_holds_no_other_visitor(tiny_app, recipes):
+    """While one visitor's upload is paused inside its embedding, another's search, map and duplicates on
+    the served corpus answer (nothing shared is locked for the upload's work)."""
+    service.search_corpus(None, "calentamiento")  # the served corpus ready, as after warm-up
+    inside, release = threading.Event(), threading.Event()
+
+    def paused(fraction, desc=""):
+        inside.set()
+        assert release.wait(30)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        uploading = pool.submit(service.upload, str(recipes), None, None, paused)
+        assert inside.wait(30)
+        started = time.perf_counter()
+        assert len(service.search_corpus(None, "sequía", 3)) == 3
+        assert service.cluster_map(None).data and service.find_duplicates(None, 0.95)
+        waited = time.perf_counter() - started
+        release.set()
+        assert len(uploading.result()) == 40
+    assert waited < 20
+
+
+def test_warm_up_fills_the_cache_for_the_first_visitor(tiny_app):
+    service.warm_up()
+    handle, corpus = service.model_handle(), served_corpus()
+    key = embedding_key(handle, corpus)
+    assert CACHE.peek(("embeddings", key)) is not None and CACHE.peek(("umap", f"{key}-2d")) is not None
+    assert list((tiny_app / "embeddings").glob(f"{key}.npy"))  # the served corpus is kept on disk
