@@ -25,7 +25,7 @@ from evaluation.live import evaluate_models
 
 logger = logging.getLogger(__name__)
 
-SESSION_TTL_S = 3 * 3600  # an idle visitor's corpus is dropped after this
+SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, "Many visitors at once")
 # Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
 # evaluation) one at a time in their own group, so they never take the quick requests' places.
 QUICK = {"concurrency_id": "quick", "concurrency_limit": 2}
@@ -44,13 +44,13 @@ def _call(function, *args, **kwargs):
     raise gr.Error(message, print_exception=False)
 
 
-def _number_slider(*args, **kwargs) -> gr.Slider:
-    """A slider whose value reaches the function as sent: ``core.service`` checks it and answers in
-    Spanish, where Gradio's own check fails on text with a stack trace. (An instance attribute, not a
-    subclass: Gradio writes a ``.pyi`` file beside any module that subclasses a component.)"""
-    slider = gr.Slider(*args, **kwargs)
-    slider.preprocess = lambda payload: payload
-    return slider
+def _as_sent(component):
+    """Let the component's value reach the function as sent: ``core.service`` checks it and answers in
+    Spanish, where Gradio's own check is English, or a stack trace for text in a slider. (An instance
+    attribute, not a subclass: Gradio writes a ``.pyi`` beside any module that subclasses a component;
+    for components whose choices an event updates, ``allow_custom_value`` does the same.)"""
+    component.preprocess = lambda payload: payload
+    return component
 
 
 # Events: each one a thin call into core.service --------------------------------------------------------
@@ -82,9 +82,7 @@ def search(query: str, k: float = 5, section: str = "todas", model_spec: str | N
 @spaces.GPU
 def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Progress()):
     """Make an uploaded CSV / TSV / JSONL / JSON / TXT file this session's corpus (for search, the map and
-    duplicates); other visitors keep theirs. An empty upload goes back to the served corpus."""
-    if not file_path:
-        return reset_corpus()
+    duplicates); other visitors keep theirs."""
     corpus = _call(service.upload, file_path, model_spec=model_spec, progress=progress)
     return _corpus_outputs(corpus, service.upload_summary(corpus))
 
@@ -165,8 +163,13 @@ def build_similarity_tab() -> None:
 def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown) -> None:
     with gr.Row():
         query = gr.Textbox(label="Búsqueda", placeholder="p. ej. sequía y embalses", scale=4, elem_id="query")
-        k = _number_slider(1, service.MAX_K, value=5, step=1, label="k")
-        section = gr.Dropdown(service.section_choices(None), value=service.ALL_SECTIONS, label="Sección")
+        k = _as_sent(gr.Slider(1, service.MAX_K, value=5, step=1, label="k"))
+        section = gr.Dropdown(
+            service.section_choices(None),
+            value=service.ALL_SECTIONS,
+            label="Sección",
+            allow_custom_value=True,
+        )
     search_button = gr.Button("Buscar", variant="primary", elem_id="search")
     results = gr.Dataframe(
         headers=["score", "sección", "título", "fragmento"], label="Resultados", interactive=False, wrap=True,
@@ -189,8 +192,9 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown)
         status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status")
         back = gr.Button("Volver al corpus de noticias", size="sm", elem_id="reset-corpus")
     corpus_outputs = [corpus, status, section, banner]
-    upload_file.change(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
+    upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
     back.click(reset_corpus, None, corpus_outputs, api_name="reset_corpus", **QUICK)
+    upload_file.clear(reset_corpus, None, corpus_outputs, api_name=False, **QUICK)  # never behind heavy work
     inputs = [query, k, section, models, corpus]
     search_button.click(search, inputs, [results], api_name="search", **QUICK)
     query.submit(search, inputs, [results], api_name=False, **QUICK)
@@ -198,10 +202,10 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown)
 
 def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     with gr.Row():
-        color_by = gr.Radio(list(service.COLOR_CHOICES), value="sección", label="Color")
-        method = gr.Radio(list(service.METHOD_CHOICES), value="kmeans", label="Clustering")
-        k = _number_slider(2, 30, value=10, step=1, label="k (KMeans)")
-        dimensions = gr.Radio(list(service.DIMENSION_CHOICES), value="2D", label="Vista")
+        color_by = _as_sent(gr.Radio(list(service.COLOR_CHOICES), value="sección", label="Color"))
+        method = _as_sent(gr.Radio(list(service.METHOD_CHOICES), value="kmeans", label="Clustering"))
+        k = _as_sent(gr.Slider(2, 30, value=10, step=1, label="k (KMeans)"))
+        dimensions = _as_sent(gr.Radio(list(service.DIMENSION_CHOICES), value="2D", label="Vista"))
     sentence = gr.Textbox(
         label="Sitúa una frase en el mapa (opcional)",
         placeholder="p. ej. el Barça ficha a un delantero",
@@ -214,7 +218,7 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
 
 
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
-    threshold = _number_slider(0.5, 1.0, value=0.9, step=0.01, label="Umbral de similitud")
+    threshold = _as_sent(gr.Slider(0.5, 1.0, value=0.9, step=0.01, label="Umbral de similitud"))
     find = gr.Button("Buscar duplicados", variant="primary")
     summary = gr.Markdown(elem_id="duplicates-summary")
     table = gr.Dataframe(headers=["score", "texto A", "texto B", "sección"], interactive=False, wrap=True)
@@ -246,7 +250,9 @@ def build_demo() -> gr.Blocks:
         )
         banner = gr.Markdown(service.corpus_banner(None), elem_id="corpus-banner")
         corpus = gr.State(None, time_to_live=SESSION_TTL_S)  # this visitor's corpus; None: the served one
-        models = gr.Dropdown(specs, value=specs[0], label="Modelo", visible=len(specs) > 1)
+        models = gr.Dropdown(
+            specs, value=specs[0], label="Modelo", visible=len(specs) > 1, allow_custom_value=True
+        )
         with gr.Tab("Similitud"):
             build_similarity_tab()
         with gr.Tab("Búsqueda semántica"):

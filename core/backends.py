@@ -126,8 +126,9 @@ def _onnx_model(model, path: Path, threads: int):
 def build_onnx_int8(model, fingerprint: str) -> tuple[Path, dict]:
     """Export, optimise, quantise and check the model once; returns the folder and the quality verdict."""
     folder = cache_dir() / "onnx-int8" / fingerprint
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder.parent / f"{fingerprint}.lock")):  # one build per model, even across processes
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"onnx-int8-{fingerprint}.lock")):  # one build per model, across processes too
         verdict = read_json(folder / "quality.json")
         if (folder / "model.onnx").is_file() and "passed" in verdict:
             return folder, verdict

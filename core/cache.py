@@ -14,12 +14,13 @@ by fingerprints of their inputs, so that a restart reads them back; uploads neve
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,6 +39,16 @@ class _Entry:
     value: Any
     size: int
     pinned: bool
+
+
+@dataclass
+class _Pending:
+    """A key being computed: its owner thread, and the result handed to those who wait for it."""
+
+    owner: int
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    failed: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class MemoryCache:
         self.budget_bytes = budget_bytes
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._computing: dict[Hashable, threading.Lock] = {}
+        self._pending: dict[Hashable, _Pending] = {}
         self._evictable_bytes = 0
         self._hits = self._misses = self._evictions = 0
 
@@ -88,8 +99,13 @@ class MemoryCache:
         pinned: bool = False,
         size: Callable[[T], int] = size_of,
     ) -> T:
-        """The value under ``key``; computed by ``compute()`` when absent (an exception is passed to the
-        caller and nothing is stored, so the next caller tries again)."""
+        """The value under ``key``; computed by ``compute()`` when absent. Callers of the same key wait for
+        the first one's result (even one too large to keep); callers of other keys never wait. An
+        exception reaches the caller that computed, nothing is stored, and a waiter then tries itself.
+
+        Raises:
+            RuntimeError: ``compute`` asked for its own key (it would wait for itself for ever).
+        """
         while True:
             with self._lock:
                 entry = self._entries.get(key)
@@ -97,30 +113,39 @@ class MemoryCache:
                     self._entries.move_to_end(key)
                     self._hits += 1
                     return entry.value
-                key_lock = self._computing.get(key)
-                owner = key_lock is None
+                pending = self._pending.get(key)
+                owner = pending is None
                 if owner:
-                    key_lock = self._computing[key] = threading.Lock()
-                    key_lock.acquire()
+                    pending = self._pending[key] = _Pending(threading.get_ident())
                     self._misses += 1
+                elif pending.owner == threading.get_ident():
+                    raise RuntimeError(f"{_short(key)} is asked for while it is being computed")
             if not owner:
-                with key_lock:  # another thread computes this key: wait for it, then look again
-                    pass
-                continue
+                pending.done.wait()
+                if pending.failed:
+                    continue  # the first caller failed: try again (maybe computing it ourselves)
+                with self._lock:
+                    self._hits += 1
+                return pending.value
             try:
                 value = compute()
+                pending.value, pending.failed = value, False
                 self._store(key, value, pinned, size(value))
                 return value
             finally:
                 with self._lock:
-                    del self._computing[key]
-                key_lock.release()
+                    del self._pending[key]
+                pending.done.set()
 
     def peek(self, key: Hashable) -> Any | None:
-        """The value under ``key`` if present, without computing anything."""
+        """The value under ``key`` if present, without computing anything (a use, as for ``get``)."""
         with self._lock:
             entry = self._entries.get(key)
-            return None if entry is None else entry.value
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            self._hits += 1
+            return entry.value
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
@@ -150,6 +175,9 @@ class MemoryCache:
             )
 
     def _store(self, key: Hashable, value: Any, pinned: bool, size: int) -> None:
+        if not pinned and size > self.budget_bytes:
+            logger.info("Not keeping %s (%d MB): larger than the memory budget", _short(key), size >> 20)
+            return  # keeping it would evict everything else, then itself
         with self._lock:
             self._entries[key] = _Entry(value, size, pinned)
             if pinned:
@@ -171,7 +199,9 @@ def _budget() -> int:
     try:
         megabytes = float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_MB))
     except ValueError:
-        logger.warning("$%s is not a number; using %d MB", MEMORY_ENV, DEFAULT_MEMORY_MB)
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        logger.warning("$%s must be a number of MB above 0; using %d", MEMORY_ENV, DEFAULT_MEMORY_MB)
         megabytes = DEFAULT_MEMORY_MB
     return int(megabytes * 2**20)
 

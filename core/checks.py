@@ -75,7 +75,8 @@ def number_between(value: object, name: str, low: float, high: float) -> float:
 
 def one_of(value: object, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
-        raise InputError(f"{name} debe ser una de: {', '.join(choices)} (llegó {str(value)[:40]!r}).")
+        sent = str(value)[:40]
+        raise InputError(f"Valor no válido para {name} ({sent!r}): elige entre {', '.join(choices)}.")
     return str(value)
 
 

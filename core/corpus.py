@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,17 +27,29 @@ from core.cache import CACHE
 from core.data import load_news
 from core.errors import CorpusError
 from core.fingerprint import data_fingerprint
-from core.text import cap_text, clean_text
+from core.text import cap_text, clean_text, thousands
 
 CORPUS_ENV = "CORPUS"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_ROWS = 20_000
 MAX_TITLE_CHARS = 300
-BODY_COLUMNS = ("body", "text", "content", "passage", "sentence", "summary")
-TITLE_COLUMNS = ("title", "headline", "output_text")
-SECTION_COLUMNS = ("section", "category", "topic", "label")
+BODY_COLUMNS = ("body", "text", "content", "passage", "sentence", "summary", "texto", "cuerpo", "contenido")
+TITLE_COLUMNS = ("title", "headline", "output_text", "titulo", "título", "titular")
+SECTION_COLUMNS = (
+    "section",
+    "category",
+    "topic",
+    "label",
+    "seccion",
+    "sección",
+    "categoria",
+    "categoría",
+    "tema",
+)
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".txt")
 SOURCES = ("bundled", "env", "upload")
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,6 +180,10 @@ def parse_corpus_file(
         )
     except UnicodeDecodeError:
         problem = f"{name} no está en UTF-8: guárdalo como texto UTF-8 y vuelve a subirlo."
+    except ValueError as err:  # e.g. an integer of over 4,300 digits in JSON
+        problem = (
+            f"{name} tiene un valor que no se puede leer ({str(err)[:120]}): corrígelo y vuelve a subirlo."
+        )
     except RecursionError:
         problem = f"{name} tiene JSON anidado a demasiada profundidad: cada fila debe ser un objeto plano."
     except OSError as err:
@@ -193,31 +210,71 @@ def _parse(path: Path, name: str, max_rows: int | None) -> tuple[list[dict], tup
 
 def _rows(stream: io.TextIOBase, suffix: str, name: str) -> Iterator[object]:
     if suffix == ".txt":
-        yield from ({"body": line} for line in stream)
-    elif suffix == ".json" and _starts_with_bracket(stream):
+        yield from ({"body": line} for line in stream if line.strip())
+    elif suffix in (".json", ".jsonl"):
+        yield from (_as_row(item) for item in _json_values(stream, suffix, name))
+    else:
+        yield from _csv_rows(stream, "\t" if suffix == ".tsv" else _csv_delimiter(stream), name)
+
+
+def _as_row(item: object) -> object:
+    return {"body": item} if isinstance(item, str) else item  # a list of strings is a list of texts
+
+
+def _json_values(stream: io.TextIOBase, suffix: str, name: str) -> Iterator[object]:
+    """The rows of a JSON array (decoded one at a time: a 10 MB array never becomes 260 MB of objects
+    at once), of one JSON object, or of JSON Lines."""
+    text = stream.read()
+    start = _SPACE.match(text).end()
+    if suffix == ".json" and text.startswith("[", start):
+        yield from _json_array(text, start + 1, name)
+        return
+    if suffix == ".json" and _is_one_value(text, start):
+        yield _DECODER.raw_decode(text, start)[0]  # one object, maybe pretty-printed
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as err:
+                raise CorpusError(
+                    f"{name}: la línea {number} no es JSON válido ({err.msg}); cada línea debe ser un "
+                    'objeto como {"text": "..."}, o el archivo un array [...] de objetos.'
+                ) from None
+
+
+def _is_one_value(text: str, start: int) -> bool:
+    try:
+        _, end = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError:
+        return False
+    return _SPACE.match(text, end).end() == len(text)
+
+
+def _json_array(text: str, position: int, name: str) -> Iterator[object]:
+    while True:
+        position = _SPACE.match(text, position).end()
+        if text.startswith("]", position):
+            return
         try:
-            rows = json.load(stream)
+            value, position = _DECODER.raw_decode(text, position)
         except json.JSONDecodeError as err:
             raise CorpusError(f"{name}: JSON no válido en la línea {err.lineno} ({err.msg}).") from None
-        yield from rows if isinstance(rows, list) else [rows]
-    elif suffix in (".json", ".jsonl"):
-        for number, line in enumerate(stream, start=1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise CorpusError(
-                        f"{name}: la línea {number} no es JSON válido ({err.msg}); cada línea debe ser un "
-                        'objeto como {"text": "..."}.'
-                    ) from None
-    else:
-        yield from _csv_rows(stream, "\t" if suffix == ".tsv" else ",", name)
+        yield value
+        position = _SPACE.match(text, position).end()
+        if text.startswith(",", position):
+            position += 1
+        elif not text.startswith("]", position):
+            line = text.count("\n", 0, position) + 1
+            raise CorpusError(f"{name}: JSON no válido en la línea {line} (falta una coma o el cierre ']').")
 
 
-def _starts_with_bracket(stream: io.TextIOBase) -> bool:
-    start = stream.read(1024).lstrip()
+def _csv_delimiter(stream: io.TextIOBase) -> str:
+    """``,`` unless the header line has semicolons (or tabs) and no comma: spreadsheets in Spanish
+    locales save CSV with ``;``."""
+    header = stream.readline()
     stream.seek(0)
-    return start.startswith("[")
+    return next((d for d in (";", "\t") if d in header and "," not in header), ",")
 
 
 def _csv_rows(stream: io.TextIOBase, delimiter: str, name: str) -> Iterator[dict]:
@@ -227,6 +284,8 @@ def _csv_rows(stream: io.TextIOBase, delimiter: str, name: str) -> Iterator[dict
         return
     header = [clean_text(column).lower() for column in header]
     for row in reader:
+        if not any(field.strip() for field in row):
+            continue  # blank lines are not rows
         if len(row) > len(header):
             raise CorpusError(
                 f"{name}: la fila de la línea {reader.line_num} tiene {len(row)} campos y la cabecera "
@@ -247,16 +306,16 @@ def normalise_rows(
     dicts: list[dict] = []
     for row in rows:
         if isinstance(row, dict):
-            dicts.append(row)
+            dicts.append({str(key).strip().lower(): value for key, value in row.items()})  # "Text" is "text"
             if max_rows is not None and len(dicts) > max_rows:
                 raise CorpusError(
-                    f"{name} tiene más de {_thousands(max_rows)} filas (el máximo): súbelo en partes."
+                    f"{name} tiene más de {thousands(max_rows)} filas (el máximo): súbelo en partes."
                 )
     if not dicts:
         raise CorpusError(
             f"{name} no tiene filas: necesita una columna de texto ({', '.join(BODY_COLUMNS)})."
         )
-    columns = {str(c) for row in dicts[:100] for c in row}
+    columns = {column for row in dicts[:100] for column in row}
     body = next((c for c in BODY_COLUMNS if c in columns), None)
     if body is None:
         raise CorpusError(
@@ -288,10 +347,6 @@ def normalise_rows(
     if len(items) < len(dicts):
         notes.append(f"{len(dicts) - len(items)} filas sin texto se omitieron.")
     return items, tuple(notes)
-
-
-def _thousands(number: int) -> str:
-    return f"{number:,}".replace(",", ".")
 
 
 def _looks_binary(head: bytes) -> bool:

@@ -130,15 +130,15 @@ def get_index(key: str, embeddings: np.ndarray, kind: str | None = None, shared:
             (an upload) it is evictable and never written.
     """
     kind = index_kind(len(embeddings), kind)
+    if kind == "exact":  # nothing to build: a cached one would only keep evicted embeddings alive
+        return VectorIndex(embeddings, "exact")
     name = f"{key}-{kind}"
-    size = 0 if kind == "exact" else embeddings.nbytes  # an exact index reads the embeddings it is given
 
     def build() -> VectorIndex:
-        if kind == "exact":
-            return VectorIndex(embeddings, "exact")
         return VectorIndex(embeddings, kind, faiss_index=_faiss_index(name, embeddings, kind, shared))
 
-    return CACHE.get(("index", name), build, pinned=shared, size=lambda _: size)
+    # the index holds its own copy of the vectors (IVF-Flat, HNSW-Flat)
+    return CACHE.get(("index", name), build, pinned=shared, size=lambda _: embeddings.nbytes)
 
 
 def _faiss_index(name: str, embeddings: np.ndarray, kind: str, on_disk: bool):

@@ -27,12 +27,13 @@ from core.index import get_index
 from core.loader import resolve_spec
 from core.search import search, snippet
 from core.similarity import describe_similarity, rank_candidates, score_pairs, similarity_matrix
-from core.text import clean_text
+from core.text import clean_text, thousands
 
 logger = logging.getLogger(__name__)
 
 MAX_MODELS = 3
 MAX_K = 50
+MIN_MAP_TEXTS = 10  # UMAP, KMeans and HDBSCAN need a few points to mean anything (and to run at all)
 ALL_SECTIONS = "todas"
 COLOR_CHOICES = ("sección", "cluster")
 METHOD_CHOICES = ("kmeans", "hdbscan")
@@ -85,7 +86,7 @@ def corpus_banner(corpus: Corpus | None) -> str:
     """One line for the top of the page: which corpus every tab uses now."""
     corpus = active_corpus(corpus)
     where = "tu archivo, solo en tu sesión" if corpus.source == "upload" else "para todos"
-    return f"**Corpus activo:** {corpus.name} · {len(corpus):,} textos ({where})".replace(",", ".")
+    return f"**Corpus activo:** {corpus.name} · {thousands(len(corpus))} textos ({where})"
 
 
 def section_choices(corpus: Corpus | None) -> list[str]:
@@ -143,7 +144,7 @@ def upload(path: str | None, name: str | None = None, model_spec: str | None = N
 
 def upload_summary(corpus: Corpus) -> str:
     """What the visitor reads after an upload."""
-    text = f"Buscando en **{corpus.name}**: {len(corpus):,} textos (solo en tu sesión).".replace(",", ".")
+    text = f"Buscando en **{corpus.name}**: {thousands(len(corpus))} textos (solo en tu sesión)."
     return " ".join([text, *corpus.notes])
 
 
@@ -196,10 +197,15 @@ def cluster_map(
 ):
     """UMAP of the visitor's corpus, coloured by section or cluster, with a typed sentence placed on it."""
     corpus = active_corpus(corpus)
-    color_by = one_of(color_by, "El color", COLOR_CHOICES)
-    method = one_of(method, "El método", METHOD_CHOICES)
+    if len(corpus) < MIN_MAP_TEXTS:
+        raise InputError(
+            f"El mapa necesita al menos {MIN_MAP_TEXTS} textos y {corpus.name} tiene {len(corpus)}: "
+            "sube un archivo con más filas."
+        )
+    color_by = one_of(color_by, "el color", COLOR_CHOICES)
+    method = one_of(method, "el método", METHOD_CHOICES)
     k = whole_number(k, "k", 2, 30)
-    dimensions = one_of(dimensions, "La vista", DIMENSION_CHOICES)
+    dimensions = one_of(dimensions, "la vista", DIMENSION_CHOICES)
     handle = model_handle(model_spec)
     sentence = checked_text(sentence, "la frase", handle, warn) if clean_text(sentence) else ""
     _progress(progress, 0.1, "Embeddings del corpus")

@@ -24,3 +24,8 @@ def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
         return text, False
     cut = text[:limit]
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut), True
+
+
+def thousands(number: int) -> str:
+    """``20000`` as Spanish readers write it: ``20.000``."""
+    return f"{number:,}".replace(",", ".")

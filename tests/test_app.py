@@ -100,7 +100,10 @@ def test_about(client):
         ("/duplicates", ("abc",), "El umbral debe ser un número"),
         ("/matrix", ("\n".join(f"frase {i}" for i in range(21)),), "máximo es 20"),
         ("/rank", ("hola", ""), "al menos una frase candidata"),
-        ("/search", ("hola", 5, "todas", "/etc/passwd"), "not in the list of choices"),
+        ("/search", ("hola", 5, "todas", "/etc/passwd"), "Modelo no disponible: /etc/passwd"),
+        ("/search", ("hola", 5, "cocina"), "La sección 'cocina' no está en noticias incluidas"),
+        ("/cluster_map", ("arcoíris",), "el color .'arcoíris'.: elige entre sección, cluster"),
+        ("/cluster_map", ("cluster", "dbscan"), "Valor no válido para el método"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_server_keeps_serving(client, api, args, message):

@@ -87,3 +87,44 @@ def test_disk_array_reads_back_and_recomputes_an_unreadable_file(tmp_path):
     assert disk_array(path, lambda: pytest.fail("read from disk")).tolist() == [0, 1, 2]
     path.write_bytes(b"garbage")
     assert disk_array(path, lambda: np.arange(2)).tolist() == [0, 1]
+
+
+def test_a_value_too_large_to_keep_is_handed_to_its_waiters_and_evicts_nothing():
+    cache, calls = MemoryCache(budget_bytes=3000), []
+    cache.get("small", lambda: np.zeros(1000, np.uint8))
+
+    def huge():
+        calls.append(1)
+        time.sleep(0.2)
+        return np.zeros(10_000, np.uint8)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        values = list(pool.map(lambda _: cache.get("huge", huge), range(4)))
+    assert len(calls) == 1 and all(len(v) == 10_000 for v in values)
+    assert cache.peek("huge") is None and cache.peek("small") is not None
+
+
+def test_peeking_counts_as_a_use():
+    cache = MemoryCache(budget_bytes=2000)
+    cache.get("a", lambda: np.zeros(1000, np.uint8))
+    cache.get("b", lambda: np.zeros(1000, np.uint8))
+    assert cache.peek("a") is not None  # a visitor keeps searching their upload
+    cache.get("c", lambda: np.zeros(1000, np.uint8))
+    assert cache.peek("a") is not None and cache.peek("b") is None
+
+
+def test_a_computation_that_asks_for_its_own_key_fails_instead_of_hanging():
+    cache = MemoryCache(1 << 20)
+    with pytest.raises(RuntimeError, match="while it is being computed"):
+        cache.get("r", lambda: cache.get("r", lambda: 1))
+    assert cache.get("r", lambda: 2) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "megabytes"), [("nan", 512), ("inf", 512), ("0", 512), ("-3", 512), ("x", 512), ("64", 64)]
+)
+def test_the_memory_budget_setting_is_checked(monkeypatch, value, megabytes):
+    from core.cache import _budget
+
+    monkeypatch.setenv("WORKBENCH_MEMORY_MB", value)
+    assert _budget() == megabytes * 2**20

@@ -37,6 +37,7 @@ def test_the_served_corpus_is_loaded_once_and_shared():
         ("a.tsv", "title\ttext\tcategory\nUno\tprimer texto\tcocina\nDos, con coma\tsegundo texto\tviajes\n"),
         ("a.jsonl", '{"title": "Uno", "text": "primer texto", "category": "cocina"}\n\n'
          '{"title": "Dos, con coma", "text": "segundo texto", "category": "viajes"}\n'),
+        ("a.csv", "Title;Text;Category\nUno;primer texto;cocina\n\"Dos, con coma\";segundo texto;viajes\n"),
         ("a.json", json.dumps([{"title": "Uno", "body": "primer texto", "section": "cocina"},
                                {"title": "Dos, con coma", "body": "segundo texto", "section": "viajes"}])),
     ],
@@ -49,6 +50,37 @@ def test_each_format_becomes_the_same_items(tmp_path, name, content):
         ("Dos, con coma", "segundo texto", "viajes"),
     ]
     assert corpus.sections == ["cocina", "viajes"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "bodies"),
+    [
+        ("uno.json", '{\n  "Texto": "un solo objeto",\n  "Título": "bonito"\n}\n', ["un solo objeto"]),
+        ("lista.json", '["primero", "segundo", 3]', ["primero", "segundo"]),
+        ("mezcla.jsonl", '{"Text": "mayúsculas"}\n{"text": "minúsculas"}\n', ["mayúsculas", "minúsculas"]),
+        ("es.csv", "título;texto;categoría\nUno;hola;cocina\n", ["hola"]),
+        ("huecos.txt", "uno\n\n\n  \ndos\n", ["uno", "dos"]),
+    ],
+)
+def test_common_layouts_are_read_as_people_write_them(tmp_path, name, content, bodies):
+    assert [item["body"] for item in read_upload(_write(tmp_path, name, content)).items] == bodies
+
+
+def test_blank_lines_do_not_count_towards_the_row_limit(tmp_path):
+    content = "text\n" + "".join(f"texto {i}\n\n" for i in range(MAX_UPLOAD_ROWS))
+    assert len(read_upload(_write(tmp_path, "a.csv", content))) == MAX_UPLOAD_ROWS
+
+
+def test_a_big_json_array_is_decoded_one_row_at_a_time(tmp_path):
+    path = _write(tmp_path, "grande.json", "[" + ",".join(['{"text": "fila"}'] * 400_000) + "]")  # ~7 MB
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorpusError, match="más de 20.000 filas"):
+            read_upload(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20, f"peak {peak / 2**20:.0f} MB"
 
 
 def test_control_characters_and_lone_surrogates_are_stripped_before_the_empty_check(tmp_path):
@@ -81,6 +113,8 @@ def test_long_texts_are_cut_with_a_note(tmp_path):
         ("anidado.jsonl", '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "anidado"),
         ("roto.jsonl", '{"text": "bien"}\n{"text": \n', "línea 2 no es JSON válido"),
         ("roto.json", '[{"text": "bien"},', "JSON no válido"),
+        ("sin-coma.json", '[{"text": "a"} {"text": "b"}]', "falta una coma"),
+        ("numero.jsonl", '{"text": ' + "1" * 5000 + "}\n", "un valor que no se puede leer"),
     ],
 )  # fmt: skip
 def test_every_broken_file_is_a_spanish_message(tmp_path, name, content, message):

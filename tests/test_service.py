@@ -77,7 +77,7 @@ def test_thresholds_are_checked(tiny_app, value):
 
 
 def test_choices_and_models_are_checked(tiny_app):
-    with pytest.raises(InputError, match="La vista debe ser una de: 2D, 3D"):
+    with pytest.raises(InputError, match="Valor no válido para la vista .'4D'.: elige entre 2D, 3D"):
         service.cluster_map(None, dimensions="4D")
     with pytest.raises(InputError, match="Modelo no disponible: /etc/passwd"):
         service.search_corpus(None, "hola", 5, "todas", "/etc/passwd")
@@ -106,6 +106,17 @@ def test_an_upload_reaches_search_map_and_duplicates_and_nobody_else(tiny_app, r
     assert "recetas.jsonl: 40 textos" in service.about(corpus)
     assert service.section_choices(corpus) == ["todas", "cocina", "postres"]
     assert not list(tiny_app.rglob(f"*{corpus.fingerprint}*"))  # an upload never touches the disk
+
+
+def test_a_tiny_upload_is_searchable_but_too_small_for_a_map(tiny_app, tmp_path):
+    path = tmp_path / "tres.txt"
+    path.write_text("uno\ndos\ntres\n", encoding="utf-8")
+    corpus = service.upload(str(path))
+    assert len(service.search_corpus(corpus, "dos", 5)) == 3
+    for method in service.METHOD_CHOICES:
+        with pytest.raises(InputError, match="El mapa necesita al menos 10 textos y tres.txt tiene 3"):
+            service.cluster_map(corpus, "cluster", method)
+    assert "tres.txt" in service.find_duplicates(corpus, 0.5)[1]
 
 
 def test_an_upload_is_refused_with_the_corpus_message(tiny_app, tmp_path):
