@@ -97,4 +97,7 @@ def test_an_uploaded_file_becomes_the_map_of_that_visitor(page, tmp_path):
     visitor.screenshot(path=str(ARTIFACTS / "upload-map.png"), full_page=True)
     assert len(texts) == 25 and all(text.startswith("Receta de arroz") for text in texts)
     assert "mis_recetas.jsonl" not in page.locator("#corpus-banner").inner_text()  # the other visitor
+    visitor.get_by_role("tab", name="Búsqueda semántica").click()
+    visitor.locator("#upload button[aria-label='Clear']").click()  # removing the file goes back
+    visitor.locator("#corpus-banner >> text=noticias incluidas").wait_for(timeout=30_000)
     visitor.close()
