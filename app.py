@@ -175,14 +175,13 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown)
         headers=["score", "sección", "título", "fragmento"], label="Resultados", interactive=False, wrap=True,
         elem_id="results",
     )  # fmt: skip
-    gr.Examples(
-        [["incendios forestales y sequía"], ["inflación y tipos de interés"], ["vacunas"]], inputs=[query]
-    )
+    gr.Examples(service.SEARCH_EXAMPLES, inputs=[query])
     with gr.Accordion(
         "Tu propio corpus (CSV / TSV / JSONL / JSON / TXT, hasta 10 MB y 20.000 filas)", open=False
     ):
         gr.Markdown(
-            "Una columna de texto (`text`, `body`, `content`…), y si quieres `title` y `section`. "
+            "Una columna de texto (`text`, `texto`, `body`…) y, si quieres, `title`/`título` y "
+            "`section`/`sección`; CSV con comas o con punto y coma. "
             "Tu archivo pasa a ser el corpus de todas las pestañas, solo para ti."
         )
         upload_file = gr.File(

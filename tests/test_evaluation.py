@@ -135,3 +135,17 @@ def test_builtin_model_on_bundled_sts_and_retrieval(results_cache):
     assert 0.7 < sts["metrics"]["spearman_cosine"] < 0.95
     retrieval = run_retrieval("builtin:multilingual-e5-small", load_retrieval_dataset("bundled", limit=120))
     assert retrieval["metrics"]["mrr@10"] > 0.9
+
+
+def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, results_cache, monkeypatch):
+    from evaluation.live import evaluate_models
+
+    monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
+    steps = []
+    table, bars, scatter, note = evaluate_models(
+        [str(tiny_model_dir)], progress=lambda f, desc: steps.append(desc)
+    )
+    assert [row[:2] for row in table] == [[str(tiny_model_dir), "bundled:test"]] and table[0][5] == 150
+    assert bars.data and scatter.data and "150 pares" in note and steps
+    again = evaluate_models([str(tiny_model_dir)])[0]
+    assert again[0][-1] == "sí" and again[0][2] == table[0][2]  # read back from the results cache
