@@ -25,9 +25,11 @@ def test_evaluator_cosine_spearman_matches_scipy_on_same_embeddings(tiny_model_d
     first = model.encode(dataset.sentences1)
     second = model.encode(dataset.sentences2)
     cosine = (first * second).sum(1) / (np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1))
-    expected = spearmanr(cosine, dataset.scores).statistic
-    assert result["metrics"]["spearman_cosine"] == pytest.approx(expected, abs=1e-6)
     assert np.allclose(result["predictions"], cosine, atol=1e-5)
+    # Spearman from the evaluator's own cosines: a random tiny model puts many pairs within 1e-6 of each
+    # other, so re-encoded cosines (other batches, other padding) can swap a few ranks (seen once in CI).
+    expected = spearmanr(result["predictions"], dataset.scores).statistic
+    assert result["metrics"]["spearman_cosine"] == pytest.approx(expected, abs=1e-6)
     assert set(result["metrics"]) >= {
         f"{m}_{s}" for m in ("spearman", "pearson") for s in ("cosine", "dot", "euclidean", "manhattan")
     }
