@@ -23,8 +23,7 @@ from pathlib import Path
 
 from core.corpus import MAX_UPLOAD_ROWS
 from core.data import load_news
-from core.io import write_file_atomically
-from evaluation.bench import machine
+from evaluation.bench import machine, save_results
 from evaluation.load import REQUESTS, load_test, start_app, stop_app
 
 SAMPLE_WINDOW_S = 90  # how long the other session is measured while the upload runs
@@ -212,10 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         results["load"] = [load_test(url, users, 5, endpoint) for endpoint in REQUESTS]
     finally:
         stop_app(process)
-    text = json.dumps(results, indent=2, ensure_ascii=False)
-    write_file_atomically(args.output, lambda handle: handle.write(text))
-    print(markdown(results))
-    print(f"\nwrote {args.output}")
+    save_results(results, args.output, markdown(results))
     return 0
 
 

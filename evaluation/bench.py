@@ -457,6 +457,14 @@ def machine() -> dict:
     }
 
 
+def save_results(results: dict, output: Path, table: str) -> None:
+    """Write the figures as JSON (atomically) and print their markdown table."""
+    text = json.dumps(results, indent=2, ensure_ascii=False)
+    write_file_atomically(output, lambda handle: handle.write(text))
+    print(table)
+    print(f"\nwrote {output}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -496,10 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, stage in stages.items():
         print(f"[bench] {name}…", file=sys.stderr, flush=True)
         results[name] = stage()
-    text = json.dumps(results, indent=2)
-    write_file_atomically(args.output, lambda handle: handle.write(text))
-    print(markdown(results))
-    print(f"\nwrote {args.output}")
+    save_results(results, args.output, markdown(results))
     return 0
 
 

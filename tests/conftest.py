@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,29 @@ def served_app(_tiny_model_master, tmp_path_factory):
     finally:
         demo.close()
         monkeypatch.undo()
+
+
+def memory_kept_by_rejections(attempt, error_type: type[BaseException], times: int = 3):
+    """Call ``attempt()`` ``times`` times, each failing with ``error_type``, and hold each error in a
+    reference cycle (as a web framework's error handling does), with the garbage collector off.
+
+    Returns:
+        The bytes still allocated afterwards, the peak while it ran, and the last error.
+    """
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    held = None
+    try:
+        for _ in range(times):
+            try:
+                attempt()
+            except error_type as err:
+                held = [err]
+                held.append(held)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert held is not None, f"attempt() never raised {error_type.__name__}"
+    return kept, peak, held[0]

@@ -243,32 +243,17 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
     assert waited < 15  # a generous margin: both answer in well under a second here
 
 
-def test_a_rejected_upload_through_the_app_leaves_nothing_behind(served_app, tmp_path, monkeypatch):
+def test_a_rejected_upload_through_the_app_leaves_nothing_behind(served_app, tmp_path):
     """Regression: ``raise gr.Error(...) from err`` kept the parse (~330 MB per 10 MB file) until a gc."""
-    import gc
-    import tracemalloc
-
     import gradio as gr
 
     import app
+    from tests.conftest import memory_kept_by_rejections
 
     path = tmp_path / "rechazo.txt"
     path.write_bytes(b"una linea de texto de ejemplo\n" * 300_000)  # 9 MB, 300,000 rows
-    gc.collect()
-    gc.disable()
-    tracemalloc.start()
-    try:
-        for _ in range(3):
-            try:
-                app.upload(str(path))
-            except gr.Error as err:
-                held = [err]
-                held.append(held)  # a reference cycle, as Gradio's error handling makes
-        kept, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        gc.enable()
-    assert "más de 20.000 filas" in str(held[0]) and held[0].__context__ is None
+    kept, _, error = memory_kept_by_rejections(lambda: app.upload(str(path)), gr.Error)
+    assert "más de 20.000 filas" in str(error) and error.__context__ is None
     assert kept < 2**20, f"{kept / 2**20:.1f} MB still held after 3 rejected uploads"
 
 

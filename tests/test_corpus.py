@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import gc
 import json
 import tracemalloc
 
@@ -12,6 +11,7 @@ import pytest
 from core.corpus import MAX_UPLOAD_ROWS, Corpus, load_corpus, read_upload, served_corpus
 from core.errors import CorpusError
 from core.text import MAX_TEXT_CHARS
+from tests.conftest import memory_kept_by_rejections
 
 
 def _write(tmp_path, name: str, content: str | bytes):
@@ -142,21 +142,8 @@ def test_a_rejected_upload_leaves_nothing_behind_even_without_the_garbage_collec
     """Regression: an error chained to the parse kept ~330 MB per rejected 10 MB file until a gc pass."""
     line = "una línea de texto de ejemplo con unas cuantas palabras más\n"
     path = _write(tmp_path, "rechazo.txt", line * (9 * 2**20 // len(line.encode())))
-    gc.collect()
-    gc.disable()
-    tracemalloc.start()
-    try:
-        for _ in range(3):
-            try:
-                read_upload(path)
-            except CorpusError as err:
-                held = [err]
-                held.append(held)  # a reference cycle, as a web framework's error handling makes
-        kept, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-        gc.enable()
-    assert "filas" in str(held[0]) and peak > 5 * 2**20  # the parse did hold the rows while it ran
+    kept, peak, error = memory_kept_by_rejections(lambda: read_upload(path), CorpusError)
+    assert "filas" in str(error) and peak > 5 * 2**20  # the parse did hold the rows while it ran
     assert kept < 2**20, f"{kept / 2**20:.1f} MB still held after 3 rejected uploads"
 
 
