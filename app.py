@@ -89,7 +89,7 @@ def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Pro
 
 def reset_corpus():
     """Go back to the corpus served to everyone (the bundled news unless the Space sets another)."""
-    return _corpus_outputs(None, "Usando el corpus de todos.")
+    return *_corpus_outputs(None, "Usando el corpus de todos."), None  # and empty the file box
 
 
 def _corpus_outputs(corpus, status: str):
@@ -160,7 +160,7 @@ def build_similarity_tab() -> None:
         matrix_button.click(matrix, [sentences], [matrix_plot], api_name="matrix", **QUICK)
 
 
-def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown) -> None:
+def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.Button) -> None:
     with gr.Row():
         query = gr.Textbox(label="Búsqueda", placeholder="p. ej. sequía y embalses", scale=4, elem_id="query")
         k = _as_sent(gr.Slider(1, service.MAX_K, value=5, step=1, label="k"))
@@ -189,11 +189,11 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown)
             elem_id="upload",
         )  # fmt: skip
         status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status")
-        back = gr.Button("Volver al corpus de noticias", size="sm", elem_id="reset-corpus")
     corpus_outputs = [corpus, status, section, banner]
     upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
-    back.click(reset_corpus, None, corpus_outputs, api_name="reset_corpus", **QUICK)
-    upload_file.clear(reset_corpus, None, corpus_outputs, api_name=False, **QUICK)  # never behind heavy work
+    back.click(reset_corpus, None, [*corpus_outputs, upload_file], api_name="reset_corpus", **QUICK)
+    # removing the file goes back too, as a quick event: never queued behind someone's heavy work
+    upload_file.clear(reset_corpus, None, [*corpus_outputs, upload_file], api_name=False, **QUICK)
     inputs = [query, k, section, models, corpus]
     search_button.click(search, inputs, [results], api_name="search", **QUICK)
     query.submit(search, inputs, [results], api_name=False, **QUICK)
@@ -247,7 +247,9 @@ def build_demo() -> gr.Blocks:
             "# Embeddings de frases en español\n"
             f"Modelo{'s' if len(specs) > 1 else ''}: {', '.join(f'`{s}`' for s in specs)}"
         )
-        banner = gr.Markdown(service.corpus_banner(None), elem_id="corpus-banner")
+        with gr.Row(equal_height=True):  # on every tab: which corpus, and the way back
+            banner = gr.Markdown(service.corpus_banner(None), elem_id="corpus-banner")
+            back = gr.Button("Volver al corpus de noticias", size="sm", scale=0, elem_id="reset-corpus")
         corpus = gr.State(None, time_to_live=SESSION_TTL_S)  # this visitor's corpus; None: the served one
         models = gr.Dropdown(
             specs, value=specs[0], label="Modelo", visible=len(specs) > 1, allow_custom_value=True
@@ -255,7 +257,7 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Similitud"):
             build_similarity_tab()
         with gr.Tab("Búsqueda semántica"):
-            build_search_tab(corpus, models, banner)
+            build_search_tab(corpus, models, banner, back)
         with gr.Tab("Mapa de clusters"):
             build_cluster_tab(corpus, models)
         with gr.Tab("Duplicados"):

@@ -173,7 +173,8 @@ def test_an_upload_reaches_every_tab_of_its_session_only(served_app, tmp_path):
     assert len(json.loads(other.predict(api_name="/cluster_map")["plot"])["data"]) == 10
     assert "historias contadas dos veces" in other.predict(0.5, api_name="/duplicates")[1]
     # and the first one can go back
-    status, _, banner = mine.predict(api_name="/reset_corpus")
+    status, _, banner, file = mine.predict(api_name="/reset_corpus")
+    assert file is None
     assert "noticias incluidas" in banner
     assert not any(
         row[2].startswith("Receta") for row in mine.predict("arroz", 3, api_name="/search")["data"]

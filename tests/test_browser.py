@@ -97,7 +97,11 @@ def test_an_uploaded_file_becomes_the_map_of_that_visitor(page, tmp_path):
     visitor.screenshot(path=str(ARTIFACTS / "upload-map.png"), full_page=True)
     assert len(texts) == 25 and all(text.startswith("Receta de arroz") for text in texts)
     assert "mis_recetas.jsonl" not in page.locator("#corpus-banner").inner_text()  # the other visitor
+    visitor.locator("#reset-corpus").click()  # the way back is on every tab
+    visitor.locator("#corpus-banner >> text=noticias incluidas").wait_for(timeout=30_000)
     visitor.get_by_role("tab", name="Búsqueda semántica").click()
-    visitor.locator("#upload button[aria-label='Clear']").click()  # removing the file goes back
+    visitor.locator("#upload input[type=file]").set_input_files(str(path))
+    visitor.locator("#corpus-banner >> text=mis_recetas.jsonl").wait_for(timeout=60_000)
+    visitor.locator("#upload button[aria-label='Clear']").click()  # so does removing the file
     visitor.locator("#corpus-banner >> text=noticias incluidas").wait_for(timeout=30_000)
     visitor.close()
