@@ -20,6 +20,7 @@ import gradio as gr
 import spaces
 
 from core import service
+from core.corpus import SUFFIXES
 from core.errors import WorkbenchError
 from evaluation.live import evaluate_models
 
@@ -50,6 +51,25 @@ def _as_sent(component):
     attribute, not a subclass: Gradio writes a ``.pyi`` beside any module that subclasses a component;
     for components whose choices an event updates, ``allow_custom_value`` does the same.)"""
     component.preprocess = lambda payload: payload
+    return component
+
+
+def _in_spanish(component, message: str):
+    """Keep the component's own check, but answer its refusal with ``message`` and no traceback in the
+    log (``gr.File`` refuses a type outside ``file_types`` in English, as if it were a bug)."""
+    check = component.preprocess
+
+    def preprocess(payload):
+        refused = False
+        try:
+            return check(payload)
+        except gr.Error:
+            refused = True
+        if refused:
+            logger.info("upload refused: %s", message)
+            raise gr.Error(message, print_exception=False)
+
+    component.preprocess = preprocess
     return component
 
 
@@ -184,10 +204,10 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown,
             "`section`/`sección`; CSV con comas o con punto y coma. "
             "Tu archivo pasa a ser el corpus de todas las pestañas, solo para ti."
         )
-        upload_file = gr.File(
-            label="Archivo", file_types=[".csv", ".tsv", ".jsonl", ".json", ".txt"], type="filepath",
-            elem_id="upload",
-        )  # fmt: skip
+        upload_file = _in_spanish(
+            gr.File(label="Archivo", file_types=list(SUFFIXES), type="filepath", elem_id="upload"),
+            "Tipo de archivo no admitido: sube un .csv, .tsv, .jsonl, .json o .txt.",
+        )
         status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status")
     corpus_outputs = [corpus, status, section, banner]
     upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
