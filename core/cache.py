@@ -209,6 +209,14 @@ def _budget() -> int:
 CACHE = MemoryCache(_budget())
 
 
+def cached_array(key: Hashable, compute: Callable[[], np.ndarray], disk_path: Path | None) -> np.ndarray:
+    """An array computed once: with ``disk_path`` (what is served to everyone) pinned in memory and kept
+    on disk there; without (what one visitor brought) evictable and in memory only."""
+    if disk_path is not None:
+        return CACHE.get(key, lambda: disk_array(disk_path, compute), pinned=True)
+    return CACHE.get(key, compute)
+
+
 def disk_array(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """A ``.npy`` file's array, else ``compute()`` saved there atomically (an unreadable file is
     recomputed, never fatal)."""

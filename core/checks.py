@@ -18,11 +18,12 @@ logger = logging.getLogger(__name__)
 MAX_SENTENCES = 20
 
 
-def _note(message: str) -> None:
+def log_note(message: str) -> None:
+    """Where a note goes when the caller gives no ``warn``: the log."""
     logger.info("note: %s", message)
 
 
-def checked_text(text: object, label: str, handle=None, warn: Callable[[str], None] = _note) -> str:
+def checked_text(text: object, label: str, handle=None, warn: Callable[[str], None] = log_note) -> str:
     """``text`` cleaned (``core.text.clean_text``) and cut to ``MAX_TEXT_CHARS``; empty is an error."""
     text = clean_text(text)
     if not text:
@@ -38,7 +39,9 @@ def checked_text(text: object, label: str, handle=None, warn: Callable[[str], No
     return text
 
 
-def checked_lines(text: object, label: str, minimum: int, warn: Callable[[str], None] = _note) -> list[str]:
+def checked_lines(
+    text: object, label: str, minimum: int, warn: Callable[[str], None] = log_note
+) -> list[str]:
     """Non-empty lines of ``text`` (at least ``minimum``, at most ``MAX_SENTENCES``), each cleaned."""
     raw = text if isinstance(text, str) else ""
     lines = [clean_text(line) for line in raw.splitlines()[: MAX_SENTENCES * 50]]

@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 
-from core.cache import CACHE, disk_array
+from core.cache import CACHE, cached_array
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -46,10 +46,7 @@ def umap_projection(
         )
         return reducer.fit_transform(embeddings).astype(np.float32)
 
-    if shared:
-        path = cache_dir() / "umap" / f"{name}.npy"
-        return CACHE.get(("umap", name), lambda: disk_array(path, fit), pinned=True)
-    return CACHE.get(("umap", name), fit)
+    return cached_array(("umap", name), fit, cache_dir() / "umap" / f"{name}.npy" if shared else None)
 
 
 def cluster_labels(embeddings: np.ndarray, key: str, method: str, k: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.cache import CACHE, disk_array
+from core.cache import cached_array
 from core.corpus import Corpus
 from core.paths import cache_dir
 
@@ -56,7 +56,5 @@ def corpus_embeddings(handle, corpus: Corpus, progress: Callable | None = None) 
         logger.info("Embedding %d texts of %s with %s", len(corpus), corpus.name, handle.spec)
         return encode_documents(handle.model, corpus.passages(), progress=progress)
 
-    if corpus.shared:
-        path = cache_dir() / "embeddings" / f"{key}.npy"
-        return CACHE.get(("embeddings", key), lambda: disk_array(path, compute), pinned=True)
-    return CACHE.get(("embeddings", key), compute)
+    path = cache_dir() / "embeddings" / f"{key}.npy" if corpus.shared else None
+    return cached_array(("embeddings", key), compute, path)

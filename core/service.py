@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 
 from core.cache import CACHE
-from core.checks import checked_lines, checked_text, number_between, one_of, whole_number
+from core.checks import checked_lines, checked_text, log_note, number_between, one_of, whole_number
 from core.clusters import cluster_labels, ctfidf_labels, place_on_map, umap_projection
 from core.corpus import Corpus, passage_text, read_upload, served_corpus
 from core.data import load_news_duplicates
@@ -56,10 +56,6 @@ MATRIX_EXAMPLE = (
 SEARCH_EXAMPLES = [["incendios forestales y sequía"], ["inflación y tipos de interés"], ["vacunas"]]
 
 
-def _note(message: str) -> None:
-    logger.info("note: %s", message)
-
-
 # Models and corpora ----------------------------------------------------------------------------------
 def app_models() -> list[str]:
     """``$MODELS`` (comma list, at most 3), else the one model of ``$MODEL_ID`` or the built-in model."""
@@ -94,7 +90,7 @@ def section_choices(corpus: Corpus | None) -> list[str]:
 
 
 # Similarity ------------------------------------------------------------------------------------------
-def compare(sentence_a: object, sentence_b: object, warn: Warn = _note) -> tuple[float, str, list[list]]:
+def compare(sentence_a: object, sentence_b: object, warn: Warn = log_note) -> tuple[float, str, list[list]]:
     """Cosine of two sentences under every configured model (the first one leads), with a reading on
     the 0–5 STS scale calibrated per model."""
     rows = []
@@ -108,7 +104,7 @@ def compare(sentence_a: object, sentence_b: object, warn: Warn = _note) -> tuple
     return rows[0][1], rows[0][2], rows
 
 
-def rank(sentence: object, candidates: object, warn: Warn = _note):
+def rank(sentence: object, candidates: object, warn: Warn = log_note):
     """One sentence against a list (one per line): ranked bars and the table."""
     handle = model_handle()
     sentence = checked_text(sentence, "la frase", handle, warn)
@@ -117,7 +113,7 @@ def rank(sentence: object, candidates: object, warn: Warn = _note):
     return ranked_bars(ranked), [[text, round(score, 4)] for text, score in ranked]
 
 
-def matrix(sentences: object, warn: Warn = _note):
+def matrix(sentences: object, warn: Warn = log_note):
     """Up to 20 sentences (one per line): a heatmap of their pairwise similarities."""
     handle = model_handle()
     lines = checked_lines(sentences, "dos frases", 2, warn)
@@ -168,7 +164,7 @@ def search_corpus(
     k: object = 5,
     section: object = ALL_SECTIONS,
     model_spec: str | None = None,
-    warn: Warn = _note,
+    warn: Warn = log_note,
 ) -> list[list]:
     """Top-k texts of the visitor's corpus for a query: score, section, title, snippet."""
     corpus = active_corpus(corpus)
@@ -192,7 +188,7 @@ def cluster_map(
     dimensions: object = "2D",
     sentence: object = "",
     model_spec: str | None = None,
-    warn: Warn = _note,
+    warn: Warn = log_note,
     progress=None,
 ):
     """UMAP of the visitor's corpus, coloured by section or cluster, with a typed sentence placed on it."""
