@@ -19,10 +19,12 @@ import threading
 import gradio as gr
 import spaces
 
-from core import service
+from core import messages, service
 from core.corpus import SUFFIXES
-from core.errors import WorkbenchError
-from evaluation.live import evaluate_models
+from core.data import STS_FILES
+from core.errors import ModelLoadError, WorkbenchError
+from core.logs import quiet_logs
+from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ def _call(function, *args, **kwargs):
     message = None
     try:
         return function(*args, **kwargs)
+    except ModelLoadError as err:  # the Space's configuration, not the visitor: the details go to the log
+        logger.error("%s: a model could not be loaded: %s", function.__name__, err)
+        message = messages.MODEL_UNAVAILABLE.format(spec=", ".join(service.app_models()))
     except WorkbenchError as err:
         message = str(err)
     logger.info("%s refused: %s", function.__name__, message)
@@ -73,20 +78,40 @@ def _in_spanish(component, message: str):
     return component
 
 
-# Events: each one a thin call into core.service --------------------------------------------------------
+def api_only(function):
+    """Keep an event in the API but out of the MCP server's tools: Gradio 6.31 lists as tools the events
+    whose function has no ``_mcp_type`` or ``"tool"``. The tools are similarity, search and evaluate;
+    the rest need the page (an upload, a session's corpus) or only make sense beside it."""
+    function._mcp_type = "api-only"
+    return function
+
+
+# Events: each one a thin call into core.service (their docstrings are the API's and the MCP tools')
 @spaces.GPU
-def compare(sentence_a: str, sentence_b: str):
-    """Cosine similarity of two Spanish sentences under every served model, with a plain-language reading
-    calibrated on the 0–5 STS scale."""
-    return _call(service.compare, sentence_a, sentence_b, warn=gr.Warning)
+def similarity(sentence_a: str, sentence_b: str):
+    """How similar two Spanish sentences are, on the 0–5 STS scale calibrated per model.
+
+    Args:
+        sentence_a: The first sentence.
+        sentence_b: The second sentence.
+
+    Returns:
+        The 0–5 score (0 different topics, 5 same meaning), the raw cosine similarity, a table with
+        one row per served model (model, 0–5 score, cosine, reading in words), and the first model's
+        reading in words.
+    """
+    sts, cosine, rows = _call(service.compare, sentence_a, sentence_b, warn=gr.Warning)
+    return sts, cosine, rows, rows[0][3]
 
 
+@api_only
 @spaces.GPU
 def rank(sentence: str, candidates: str):
     """One sentence against a list of candidates (one per line), most similar first."""
     return _call(service.rank, sentence, candidates, warn=gr.Warning)
 
 
+@api_only
 @spaces.GPU
 def matrix(sentences: str):
     """Pairwise similarities of up to 20 sentences (one per line), as a heatmap."""
@@ -95,10 +120,32 @@ def matrix(sentences: str):
 
 @spaces.GPU
 def search(query: str, k: float = 5, section: str = "todas", model_spec: str | None = None, corpus=None):
-    """The k texts of the session's corpus closest in meaning to a query, optionally from one section."""
+    """Search the Spanish news corpus by meaning: the k texts closest to a query.
+
+    Args:
+        query: What to look for, in Spanish (a phrase or a question).
+        k: How many results, 1 to 50.
+        section: Only this section of the corpus (e.g. "economía"), or "todas".
+        model_spec: Which served model to use; empty for the first.
+
+    Returns:
+        A table (cosine, section, title, snippet, id), best first, and a CSV file with the full texts.
+    """
     return _call(service.search_corpus, corpus, query, k, section, model_spec, warn=gr.Warning)
 
 
+@api_only
+def read_result(results, corpus, event: gr.SelectData):
+    """The full text of the search result the visitor clicked."""
+    row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    try:
+        item_id = results.iloc[row]["id"]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        item_id = None
+    return service.read_item(corpus, item_id)
+
+
+@api_only
 @spaces.GPU
 def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Progress()):
     """Make an uploaded CSV / TSV / JSONL / JSON / TXT file this session's corpus (for search, the map and
@@ -107,6 +154,7 @@ def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Pro
     return _corpus_outputs(corpus, service.upload_summary(corpus))
 
 
+@api_only
 def reset_corpus():
     """Go back to the corpus served to everyone (the bundled news unless the Space sets another)."""
     return *_corpus_outputs(None, "Usando el corpus de todos."), None  # and empty the file box
@@ -117,6 +165,14 @@ def _corpus_outputs(corpus, status: str):
     return corpus, status, choices, service.corpus_banner(corpus)
 
 
+@api_only
+@spaces.GPU
+def embeddings(model_spec: str | None = None, corpus=None, progress=gr.Progress()):
+    """The active corpus' embeddings as a Parquet file (id, title, section, embedding)."""
+    return _call(service.export_embeddings, corpus, model_spec, progress=progress)
+
+
+@api_only
 @spaces.GPU
 def cluster_map(
     color_by: str = "sección",
@@ -128,28 +184,48 @@ def cluster_map(
     corpus=None,
     progress=gr.Progress(),
 ):
-    """UMAP map of the session's corpus, by section or cluster, with a typed sentence placed on it."""
+    """UMAP map of the session's corpus, by section or cluster; a typed sentence is placed on it and its
+    nearest texts are listed (title, section, cosine) and ringed."""
     return _call(
         service.cluster_map, corpus, color_by, method, k, dimensions, sentence, model_spec,
         warn=gr.Warning, progress=progress,
     )  # fmt: skip
 
 
+@api_only
 @spaces.GPU
-def duplicates(threshold: float = 0.9, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
-    """Pairs of near-duplicate texts in the session's corpus above a cosine threshold."""
+def duplicates(threshold: float = 4.5, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
+    """Pairs of near-duplicate texts in the session's corpus whose 0–5 reading reaches a threshold."""
     return _call(service.find_duplicates, corpus, threshold, model_spec, progress=progress)
 
 
 @spaces.GPU
-def evaluate(include_hub: bool = False, progress=gr.Progress()):
-    """STS evaluation of every served model on the bundled test set (stsb_multi_mt es too when asked)."""
-    return _call(evaluate_models, service.app_models(), include_hub, progress=progress)
+def evaluate(sts_file: str | None = None, include_hub: bool = False, progress=gr.Progress()):
+    """Evaluate the served models on Spanish STS (Spearman correlation with human 0–5 scores).
+
+    Args:
+        sts_file: Your own STS file (CSV, TSV, JSONL or JSON with columns sentence1, sentence2, score on
+            0–5); empty for the project's bundled test set (150 pairs).
+        include_hub: Also evaluate on stsb_multi_mt es test (needs the Hugging Face Hub).
+
+    Returns:
+        The results table, two plots, a note on the data, "¿Mejoró el ajuste?" (the second model against
+        the first, with a paired bootstrap confidence interval), the pairs that changed most, and a CSV.
+    """
+    return _call(evaluate_models, service.app_models(), include_hub, sts_file, progress=progress)
 
 
+@api_only
 def about(corpus=None) -> str:
     """The served models (dimension, max length, prompts, backend, training) and the active corpus."""
     return _call(service.about, corpus)
+
+
+@api_only
+def loading_state():
+    """Hide the "loading" line once the warm-up is over, and stop asking."""
+    message = service.loading_message()
+    return gr.update(value=message or "", visible=bool(message)), gr.Timer(active=bool(message))
 
 
 # Layout: one small builder per tab ----------------------------------------------------------------------
@@ -159,19 +235,26 @@ def build_similarity_tab() -> None:
         sentence_b = gr.Textbox(label="Frase B", lines=2, elem_id="sentence-b")
     compare_button = gr.Button("Comparar", variant="primary", elem_id="compare")
     with gr.Row():
-        score = gr.Number(label="Similitud coseno", precision=4, elem_id="score")
-        reading = gr.Textbox(label="Lectura", interactive=False, elem_id="reading")
-    per_model = gr.Dataframe(headers=["modelo", "coseno", "lectura"], label="Por modelo", interactive=False)
-    gr.Examples(service.PAIR_EXAMPLES, inputs=[sentence_a, sentence_b])
-    compare_button.click(
-        compare, [sentence_a, sentence_b], [score, reading, per_model], api_name="similarity", **QUICK
+        sts = gr.Number(label="Similitud (0–5)", precision=1, elem_id="sts")
+        reading = gr.Textbox(label="Lectura", interactive=False, elem_id="reading", scale=3)
+        cosine = gr.Number(label="Coseno", precision=4, elem_id="score")
+    gr.Markdown(
+        "La lectura de 0 (temas distintos) a 5 (mismo significado) está calibrada con pares puntuados por "
+        "personas. El coseno es la medida en bruto del modelo: en e5 casi todo queda entre 0,7 y 1, porque "
+        "sus vectores apuntan todos en direcciones parecidas; por eso no se lee como un porcentaje."
     )
+    per_model = gr.Dataframe(
+        headers=["modelo", "0–5", "coseno", "lectura"], label="Por modelo", interactive=False, wrap=True
+    )
+    gr.Examples(service.PAIR_EXAMPLES, inputs=[sentence_a, sentence_b], label="Ejemplos")
+    outputs = [sts, cosine, per_model, reading]
+    compare_button.click(similarity, [sentence_a, sentence_b], outputs, api_name="similarity", **QUICK)
     with gr.Accordion("Una frase contra una lista", open=False):
         anchor = gr.Textbox(label="Frase", value=service.RANK_EXAMPLE[0])
         candidates = gr.Textbox(label="Candidatas (una por línea)", lines=5, value=service.RANK_EXAMPLE[1])
         rank_button = gr.Button("Ordenar")
         bars = gr.Plot(label="Ranking")
-        ranked = gr.Dataframe(headers=["frase", "coseno"], interactive=False)
+        ranked = gr.Dataframe(headers=["frase", "coseno"], label="Candidatas ordenadas", interactive=False)
         rank_button.click(rank, [anchor, candidates], [bars, ranked], api_name="rank", **QUICK)
     with gr.Accordion("Matriz de similitud (hasta 20 frases)", open=False):
         sentences = gr.Textbox(label="Frases (una por línea)", lines=6, value=service.MATRIX_EXAMPLE)
@@ -183,7 +266,7 @@ def build_similarity_tab() -> None:
 def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.Button) -> None:
     with gr.Row():
         query = gr.Textbox(label="Búsqueda", placeholder="p. ej. sequía y embalses", scale=4, elem_id="query")
-        k = _as_sent(gr.Slider(1, service.MAX_K, value=5, step=1, label="k"))
+        k = _as_sent(gr.Slider(1, service.MAX_K, value=5, step=1, label="Resultados"))
         section = gr.Dropdown(
             service.section_choices(None),
             value=service.ALL_SECTIONS,
@@ -191,11 +274,13 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown,
             allow_custom_value=True,
         )
     search_button = gr.Button("Buscar", variant="primary", elem_id="search")
+    gr.Examples(service.SEARCH_EXAMPLES, inputs=[query], label="Ejemplos")
     results = gr.Dataframe(
-        headers=["score", "sección", "título", "fragmento"], label="Resultados", interactive=False, wrap=True,
-        elem_id="results",
+        headers=service.SEARCH_COLUMNS, label="Resultados (pulsa una fila para leer el texto completo)",
+        interactive=False, wrap=True, elem_id="results", column_widths=["9%", "12%", "27%", "44%", "8%"],
     )  # fmt: skip
-    gr.Examples(service.SEARCH_EXAMPLES, inputs=[query])
+    full_text = gr.Markdown(label="Texto completo", elem_id="full-text")
+    results_file = gr.File(label="Resultados en CSV", elem_id="results-file", interactive=False)
     with gr.Accordion(
         "Tu propio corpus (CSV / TSV / JSONL / JSON / TXT, hasta 10 MB y 20.000 filas)", open=False
     ):
@@ -208,54 +293,87 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown,
             gr.File(label="Archivo", file_types=list(SUFFIXES), type="filepath", elem_id="upload"),
             "Tipo de archivo no admitido: sube un .csv, .tsv, .jsonl, .json o .txt.",
         )
-        status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status")
+        status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status", label="Estado")
+    with gr.Accordion("Descargar los embeddings del corpus activo (Parquet)", open=False):
+        export = gr.Button("Preparar el archivo", elem_id="export-embeddings")
+        exported = gr.File(label="Embeddings (id, título, sección, vector)", elem_id="embeddings-file")
+        export.click(embeddings, [models, corpus], [exported], api_name="embeddings", **HEAVY)
     corpus_outputs = [corpus, status, section, banner]
     upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
     back.click(reset_corpus, None, [*corpus_outputs, upload_file], api_name="reset_corpus", **QUICK)
     # removing the file goes back too, as a quick event: never queued behind someone's heavy work
     upload_file.clear(reset_corpus, None, [*corpus_outputs, upload_file], api_name=False, **QUICK)
     inputs = [query, k, section, models, corpus]
-    search_button.click(search, inputs, [results], api_name="search", **QUICK)
-    query.submit(search, inputs, [results], api_name=False, **QUICK)
+    search_button.click(search, inputs, [results, results_file], api_name="search", **QUICK)
+    query.submit(search, inputs, [results, results_file], api_name=False, **QUICK)
+    results.select(read_result, [results, corpus], full_text, api_name=False, **QUICK)
 
 
 def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     with gr.Row():
         color_by = _as_sent(gr.Radio(list(service.COLOR_CHOICES), value="sección", label="Color"))
-        method = _as_sent(gr.Radio(list(service.METHOD_CHOICES), value="kmeans", label="Clustering"))
-        k = _as_sent(gr.Slider(2, 30, value=10, step=1, label="k (KMeans)"))
+        method = _as_sent(gr.Radio(list(service.METHOD_CHOICES), value="kmeans", label="Agrupación"))
+        k = _as_sent(gr.Slider(2, 30, value=10, step=1, label="Grupos (KMeans)"))
         dimensions = _as_sent(gr.Radio(list(service.DIMENSION_CHOICES), value="2D", label="Vista"))
     sentence = gr.Textbox(
         label="Sitúa una frase en el mapa (opcional)",
         placeholder="p. ej. el Barça ficha a un delantero",
         value="",
+        elem_id="map-sentence",
     )
-    draw = gr.Button("Dibujar mapa", variant="primary")
+    gr.Examples(service.MAP_EXAMPLES, inputs=[sentence], label="Ejemplos")
+    draw = gr.Button("Dibujar mapa", variant="primary", elem_id="draw-map")
     plot = gr.Plot(label="Mapa UMAP", elem_id="cluster-plot")
+    neighbours = gr.Dataframe(
+        headers=["título", "sección", "coseno"], label="Lo más cercano a tu frase", interactive=False,
+        wrap=True, elem_id="neighbours",
+    )  # fmt: skip
     inputs = [color_by, method, k, dimensions, sentence, models, corpus]
-    draw.click(cluster_map, inputs, [plot], api_name="cluster_map", **HEAVY)
+    draw.click(cluster_map, inputs, [plot, neighbours], api_name="cluster_map", **HEAVY)
 
 
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
-    threshold = _as_sent(gr.Slider(0.5, 1.0, value=0.9, step=0.01, label="Umbral de similitud"))
-    find = gr.Button("Buscar duplicados", variant="primary")
-    summary = gr.Markdown(elem_id="duplicates-summary")
-    table = gr.Dataframe(headers=["score", "texto A", "texto B", "sección"], interactive=False, wrap=True)
-    find.click(duplicates, [threshold, models, corpus], [table, summary], api_name="duplicates", **HEAVY)
+    threshold = _as_sent(
+        gr.Slider(
+            0, 5, value=4.5, step=0.1, label="Umbral en la escala 0–5 (4,5: dicen prácticamente lo mismo)"
+        )
+    )
+    gr.Examples([[4.5], [4.0], [3.5]], inputs=[threshold], label="Ejemplos")
+    find = gr.Button("Buscar duplicados", variant="primary", elem_id="find-duplicates")
+    summary = gr.Markdown(elem_id="duplicates-summary", label="Resumen")
+    table = gr.Dataframe(
+        headers=service.DUPLICATE_COLUMNS, label="Pares", interactive=False, wrap=True, elem_id="duplicates"
+    )
+    download = gr.File(label="Pares en CSV (con los textos completos)", elem_id="duplicates-file")
+    outputs = [table, summary, download]
+    find.click(duplicates, [threshold, models, corpus], outputs, api_name="duplicates", **HEAVY)
 
 
 def build_evaluation_tab() -> None:
-    include_hub = gr.Checkbox(label="Incluir stsb_multi_mt es test (necesita acceso al Hub)", value=False)
-    run = gr.Button("Evaluar", variant="primary")
-    note = gr.Markdown()
+    with gr.Row():
+        sts_file = _in_spanish(
+            gr.File(
+                label="Tu archivo STS (opcional): sentence1, sentence2 y score de 0 a 5",
+                file_types=[".csv", ".tsv", ".jsonl", ".json"], type="filepath", elem_id="sts-file",
+            ),
+            "Tipo de archivo no admitido: sube un .csv, .tsv, .jsonl o .json (sentence1, sentence2, score).",
+        )  # fmt: skip
+        include_hub = gr.Checkbox(label="Incluir stsb_multi_mt es test (necesita el Hub)", value=False)
+    gr.Examples([[str(STS_FILES["dev"])]], inputs=[sts_file], label="Ejemplos (los 120 pares de desarrollo)")
+    run = gr.Button("Evaluar", variant="primary", elem_id="evaluate")
+    note = gr.Markdown(label="Datos", elem_id="evaluation-note")
     table = gr.Dataframe(
-        headers=["modelo", "dataset", "Spearman", "Pearson", "IC 95%", "pares", "en caché"],
-        interactive=False,
-        elem_id="evaluation-table",
+        headers=TABLE_COLUMNS, label="Resultados", interactive=False, elem_id="evaluation-table"
     )
     with gr.Row():
         bars, scatter = gr.Plot(label="Spearman con IC"), gr.Plot(label="Predicción frente a referencia")
-    run.click(evaluate, [include_hub], [table, bars, scatter, note], api_name="evaluate", **HEAVY)
+    verdict = gr.Markdown(label="¿Mejoró el ajuste?", elem_id="improvement")
+    changed = gr.Dataframe(
+        headers=CHANGED_COLUMNS, label="Los pares que más cambiaron", interactive=False, wrap=True
+    )
+    download = gr.File(label="Resultados en CSV", elem_id="evaluation-file")
+    outputs = [table, bars, scatter, note, verdict, changed, download]
+    run.click(evaluate, [sts_file, include_hub], outputs, api_name="evaluate", **HEAVY)
 
 
 def build_demo() -> gr.Blocks:
@@ -263,10 +381,9 @@ def build_demo() -> gr.Blocks:
     specs = service.app_models()
     # Files visitors upload are removed an hour after upload (checked every 10 minutes).
     with gr.Blocks(title="Embeddings de frases en español", delete_cache=(600, 3600)) as demo:
-        gr.Markdown(
-            "# Embeddings de frases en español\n"
-            f"Modelo{'s' if len(specs) > 1 else ''}: {', '.join(f'`{s}`' for s in specs)}"
-        )
+        gr.Markdown("# Embeddings de frases en español")
+        gr.Markdown(service.introduction(), elem_id="introduction")
+        loading = gr.Markdown(service.loading_message() or "", visible=False, elem_id="loading")
         with gr.Row(equal_height=True):  # on every tab: which corpus, and the way back
             banner = gr.Markdown(service.corpus_banner(None), elem_id="corpus-banner")
             back = gr.Button("Volver al corpus de noticias", size="sm", scale=0, elem_id="reset-corpus")
@@ -285,21 +402,27 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Evaluación"):
             build_evaluation_tab()
         with gr.Tab("Acerca de"):
-            info = gr.Markdown(elem_id="about")
+            info = gr.Markdown(elem_id="about", label="Acerca de")
             demo.load(about, [corpus], info, api_name="about", **QUICK)
+        timer = gr.Timer(1.5)  # while the models load: say so, then stop asking
+        timer.tick(loading_state, None, [loading, timer], api_name=False, show_progress="hidden")
+        demo.load(loading_state, None, [loading, timer], api_name=False, show_progress="hidden")
     # The queue is the only way in: no direct POST /gradio_api/run/... that would skip its limits.
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     return demo
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quiet_logs()
     threading.Thread(target=service.warm_up, name="warm-up", daemon=True).start()
-    build_demo().launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        max_file_size="10mb",
-    )
+    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    logger.info(
+        "Serving http://%s:%d with %s (backend %s); MCP server at /gradio_api/mcp/",
+        "localhost" if host == "0.0.0.0" else host, port, ", ".join(service.app_models()),
+        os.environ.get("WORKBENCH_BACKEND", "auto"),
+    )  # fmt: skip
+    build_demo().launch(server_name=host, server_port=port, max_file_size="10mb", mcp_server=True, quiet=True)
 
 
 if __name__ == "__main__":

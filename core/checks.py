@@ -10,6 +10,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 
+from core import messages
 from core.errors import InputError
 from core.similarity import token_count
 from core.text import MAX_TEXT_CHARS, cap_text, clean_text
@@ -27,14 +28,15 @@ def checked_text(text: object, label: str, handle=None, warn: Callable[[str], No
     """``text`` cleaned (``core.text.clean_text``) and cut to ``MAX_TEXT_CHARS``; empty is an error."""
     text = clean_text(text)
     if not text:
-        raise InputError(f"Escribe {label}: está vacía.")
+        raise InputError(messages.EMPTY_TEXT.format(label=label))
     text, cut = cap_text(text)
     if cut:
-        warn(f"{label.capitalize()} pasa de {MAX_TEXT_CHARS} caracteres: se usan los primeros.")
+        warn(messages.TEXT_TOO_LONG.format(label=label.capitalize(), max_chars=MAX_TEXT_CHARS))
     if handle is not None and (tokens := token_count(handle.model, text)) > handle.max_seq_length:
         warn(
-            f"{label.capitalize()} tiene {tokens} tokens: el modelo solo lee los primeros "
-            f"{handle.max_seq_length}."
+            messages.TOO_MANY_TOKENS.format(
+                label=label.capitalize(), tokens=tokens, max_tokens=handle.max_seq_length
+            )
         )
     return text
 
@@ -47,12 +49,12 @@ def checked_lines(
     lines = [clean_text(line) for line in raw.splitlines()[: MAX_SENTENCES * 50]]
     lines = [line for line in lines if line]
     if len(lines) < minimum:
-        raise InputError(f"Escribe al menos {label}, una por línea.")
+        raise InputError(messages.TOO_FEW_LINES.format(label=label))
     if len(lines) > MAX_SENTENCES:
-        raise InputError(f"Demasiadas frases: {len(lines)}. El máximo es {MAX_SENTENCES}.")
+        raise InputError(messages.TOO_MANY_SENTENCES.format(count=len(lines), maximum=MAX_SENTENCES))
     capped = [cap_text(line) for line in lines]
     if any(cut for _, cut in capped):
-        warn(f"Alguna frase pasa de {MAX_TEXT_CHARS} caracteres: se usan los primeros.")
+        warn(messages.SENTENCE_TOO_LONG.format(max_chars=MAX_TEXT_CHARS))
     return [line for line, _ in capped]
 
 
@@ -61,7 +63,7 @@ def whole_number(value: object, name: str, low: int, high: int) -> int:
     number = _as_float(value)
     if not low <= number <= high:
         raise InputError(
-            f"{name} debe ser un número entero entre {low} y {high} (llegó {str(value)[:40]!r})."
+            messages.NOT_A_WHOLE_NUMBER.format(name=name, low=low, high=high, sent=str(value)[:40])
         )
     return int(round(number))
 
@@ -71,7 +73,7 @@ def number_between(value: object, name: str, low: float, high: float) -> float:
     number = _as_float(value)
     if not low < number <= high:
         raise InputError(
-            f"{name} debe ser un número mayor que {low} y hasta {high} (llegó {str(value)[:40]!r})."
+            messages.NUMBER_OUT_OF_RANGE.format(name=name, low=low, high=high, sent=str(value)[:40])
         )
     return number
 
@@ -79,7 +81,7 @@ def number_between(value: object, name: str, low: float, high: float) -> float:
 def one_of(value: object, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         sent = str(value)[:40]
-        raise InputError(f"Valor no válido para {name} ({sent!r}): elige entre {', '.join(choices)}.")
+        raise InputError(messages.UNKNOWN_CHOICE.format(name=name, sent=sent, choices=", ".join(choices)))
     return str(value)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -21,9 +22,8 @@ SPANISH_STOPWORDS = frozenset(
     otras otro otros para pero poco por porque que quien se sea según ser si sido sin sobre son su
     sus también tanto te tiene tienen todo todos tras tres un una uno unos y ya año años ayer hoy
     mil millones cerca parte pasado pasada primer primera nuevo nueva será dijo unas
-    anterior""".split()  # noqa: SIM905
+    anterior explicó afirmó aseguró señaló indicó añadió según dice dicen""".split()  # noqa: SIM905
 )
-_WORD = re.compile(r"[a-záéíóúüñ]{3,}")
 
 
 def umap_projection(
@@ -87,19 +87,49 @@ def hdbscan_labels(embeddings: np.ndarray, min_cluster_size: int = 8) -> np.ndar
 
 
 def ctfidf_labels(texts: list[str], labels, top_n: int = 3) -> dict[int, str]:
-    """Label each cluster with its most distinctive words (class-based TF-IDF, as in BERTopic)."""
-    counts: dict[int, Counter] = {}
-    for text, label in zip(texts, labels, strict=True):
-        words = [w for w in _WORD.findall(text.lower()) if w not in SPANISH_STOPWORDS]
-        counts.setdefault(int(label), Counter()).update(words)
-    total_per_word = Counter()
-    for counter in counts.values():
-        total_per_word.update(counter)
-    average_words = sum(total_per_word.values()) / max(1, len(counts))
+    """Label each cluster with its most distinctive words and two-word phrases (class-based TF-IDF, as
+    in BERTopic), accents folded, Spanish function words left out; a phrase hides its own words."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels)
+    classes = sorted(set(labels.tolist()))
+    documents = [" ".join(t for t, label in zip(texts, labels, strict=True) if label == c) for c in classes]
+    vectorizer = CountVectorizer(
+        ngram_range=(1, 2), strip_accents="unicode", lowercase=True, token_pattern=r"(?u)\b[^\W\d_]{3,}\b",
+        stop_words=sorted(_fold(word) for word in SPANISH_STOPWORDS), min_df=1,
+    )  # fmt: skip
+    try:
+        counts = vectorizer.fit_transform(documents).toarray().astype(float)
+    except ValueError:  # nothing but stop words
+        return {int(c): "ruido" if c == -1 else f"grupo {c}" for c in classes}
+    terms = vectorizer.get_feature_names_out()
+    spelling = _spellings(texts)
+    frequency = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    average_words = counts.sum() / len(classes)
+    weights = frequency * np.log(1 + average_words / np.maximum(counts.sum(axis=0), 1))
     names = {}
-    for label, counter in counts.items():
-        size = sum(counter.values()) or 1
-        scores = {w: (c / size) * np.log(1 + average_words / total_per_word[w]) for w, c in counter.items()}
-        best = sorted(scores, key=lambda w: -scores[w])[:top_n]
-        names[label] = "ruido" if label == -1 else " · ".join(best)
+    for row, label in enumerate(classes):
+        chosen: list[str] = []
+        for column in np.argsort(-weights[row]):
+            term = terms[column]
+            if weights[row, column] <= 0 or len(chosen) == top_n:
+                break
+            if any(term in other or other in term for other in chosen):
+                continue  # "sequia" beside "sequia extrema" says nothing new
+            chosen.append(term)
+        shown = [" ".join(spelling.get(word, word) for word in term.split()) for term in chosen]
+        names[int(label)] = "ruido" if label == -1 else " · ".join(shown) or f"grupo {label}"
     return names
+
+
+def _spellings(texts: list[str]) -> dict[str, str]:
+    """Folded word -> its most frequent written form ("espana" -> "españa")."""
+    seen = Counter(word for text in texts for word in re.findall(r"[^\W\d_]{3,}", text.lower()))
+    spelling: dict[str, str] = {}
+    for word, _ in seen.most_common():
+        spelling.setdefault(_fold(word), word)
+    return spelling
+
+
+def _fold(word: str) -> str:
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import messages
 from core.cache import CACHE
 from core.data import load_news
 from core.errors import CorpusError
@@ -130,9 +131,7 @@ def load_corpus(spec: str | None = None) -> Corpus:
     path = Path(spec).expanduser()
     if path.exists() or path.suffix.lower() in SUFFIXES:
         if not path.is_file():
-            raise CorpusError(
-                f"El corpus {spec} no existe: revisa CORPUS o quítala para usar las noticias incluidas."
-            )
+            raise CorpusError(messages.CORPUS_FILE_MISSING.format(spec=spec))
         items, notes = parse_corpus_file(path, path.name, max_rows=None)
         return Corpus.from_items(items, path.name, "env", notes)
     try:
@@ -141,8 +140,7 @@ def load_corpus(spec: str | None = None) -> Corpus:
         rows = load_dataset(spec, split="train")
     except Exception as err:
         raise CorpusError(
-            f"No se pudo cargar el corpus {spec!r} del Hub ({type(err).__name__}): revisa CORPUS, o "
-            "quítala para usar las noticias incluidas."
+            messages.HUB_CORPUS_UNAVAILABLE.format(spec=spec, error=type(err).__name__)
         ) from err
     items, notes = normalise_rows((dict(row) for row in rows), spec, max_rows=None)
     return Corpus.from_items(items, spec, "env", notes)
@@ -174,20 +172,15 @@ def parse_corpus_file(
     except CorpusError as err:
         problem = str(err)
     except csv.Error as err:
-        problem = (
-            f"{name}: el CSV no se puede leer ({err}). Revisa las comillas: un texto con comas o "
-            "saltos de línea va entre comillas dobles."
-        )
+        problem = messages.CSV_UNREADABLE.format(name=name, error=err)
     except UnicodeDecodeError:
-        problem = f"{name} no está en UTF-8: guárdalo como texto UTF-8 y vuelve a subirlo."
+        problem = messages.NOT_UTF8.format(name=name)
     except ValueError as err:  # e.g. an integer of over 4,300 digits in JSON
-        problem = (
-            f"{name} tiene un valor que no se puede leer ({str(err)[:120]}): corrígelo y vuelve a subirlo."
-        )
+        problem = messages.UNREADABLE_VALUE.format(name=name, error=str(err)[:120])
     except RecursionError:
-        problem = f"{name} tiene JSON anidado a demasiada profundidad: cada fila debe ser un objeto plano."
+        problem = messages.JSON_TOO_DEEP.format(name=name)
     except OSError as err:
-        problem = f"No se pudo leer {name} ({err.strerror or err}): vuelve a subirlo."
+        problem = messages.FILE_UNREADABLE.format(name=name, error=err.strerror or err)
     # Raised here, outside the handlers: the new error carries no context, so nothing of the parse
     # (bytes, decoded text, rows) stays reachable from it.
     raise CorpusError(problem)
@@ -196,13 +189,13 @@ def parse_corpus_file(
 def _parse(path: Path, name: str, max_rows: int | None) -> tuple[list[dict], tuple[str, ...]]:
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
-        raise CorpusError(f"{name}: tipo de archivo no admitido; sube un .csv, .tsv, .jsonl, .json o .txt.")
+        raise CorpusError(messages.UNSUPPORTED_FILE_TYPE.format(name=name))
     size = path.stat().st_size
     if max_rows is not None and size > MAX_UPLOAD_BYTES:
-        raise CorpusError(f"{name} ocupa {size / 2**20:.1f} MB; el máximo es 10 MB. Divide el archivo.")
+        raise CorpusError(messages.FILE_TOO_LARGE.format(name=name, megabytes=size / 2**20))
     with path.open("rb") as raw:
         if _looks_binary(raw.read(4096)):
-            raise CorpusError(f"{name} es un archivo binario, no texto: sube texto UTF-8.")
+            raise CorpusError(messages.BINARY_FILE.format(name=name))
         raw.seek(0)
         stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         return normalise_rows(_rows(stream, suffix, name), name, max_rows)
@@ -238,8 +231,7 @@ def _json_values(stream: io.TextIOBase, suffix: str, name: str) -> Iterator[obje
                 yield json.loads(line)
             except json.JSONDecodeError as err:
                 raise CorpusError(
-                    f"{name}: la línea {number} no es JSON válido ({err.msg}); cada línea debe ser un "
-                    'objeto como {"text": "..."}, o el archivo un array [...] de objetos.'
+                    messages.BAD_JSON_LINE.format(name=name, line=number, error=err.msg)
                 ) from None
 
 
@@ -259,14 +251,14 @@ def _json_array(text: str, position: int, name: str) -> Iterator[object]:
         try:
             value, position = _DECODER.raw_decode(text, position)
         except json.JSONDecodeError as err:
-            raise CorpusError(f"{name}: JSON no válido en la línea {err.lineno} ({err.msg}).") from None
+            raise CorpusError(messages.BAD_JSON.format(name=name, line=err.lineno, error=err.msg)) from None
         yield value
         position = _SPACE.match(text, position).end()
         if text.startswith(",", position):
             position += 1
         elif not text.startswith("]", position):
             line = text.count("\n", 0, position) + 1
-            raise CorpusError(f"{name}: JSON no válido en la línea {line} (falta una coma o el cierre ']').")
+            raise CorpusError(messages.JSON_MISSING_COMMA.format(name=name, line=line))
 
 
 def _csv_delimiter(stream: io.TextIOBase) -> str:
@@ -288,9 +280,13 @@ def _csv_rows(stream: io.TextIOBase, delimiter: str, name: str) -> Iterator[dict
             continue  # blank lines are not rows
         if len(row) > len(header):
             raise CorpusError(
-                f"{name}: la fila de la línea {reader.line_num} tiene {len(row)} campos y la cabecera "
-                f"{len(header)}. Pon entre comillas dobles los textos que llevan "
-                f"{'tabuladores' if delimiter == chr(9) else 'comas'}."
+                messages.RAGGED_ROW.format(
+                    name=name,
+                    line=reader.line_num,
+                    fields=len(row),
+                    columns=len(header),
+                    separator="tabuladores" if delimiter == "\t" else "comas",
+                )
             )
         yield dict(zip(header, row, strict=False))
 
@@ -308,19 +304,16 @@ def normalise_rows(
         if isinstance(row, dict):
             dicts.append({str(key).strip().lower(): value for key, value in row.items()})  # "Text" is "text"
             if max_rows is not None and len(dicts) > max_rows:
-                raise CorpusError(
-                    f"{name} tiene más de {thousands(max_rows)} filas (el máximo): súbelo en partes."
-                )
+                raise CorpusError(messages.TOO_MANY_ROWS.format(name=name, maximum=thousands(max_rows)))
     if not dicts:
-        raise CorpusError(
-            f"{name} no tiene filas: necesita una columna de texto ({', '.join(BODY_COLUMNS)})."
-        )
+        raise CorpusError(messages.NO_ROWS.format(name=name, columns=", ".join(BODY_COLUMNS)))
     columns = {column for row in dicts[:100] for column in row}
     body = next((c for c in BODY_COLUMNS if c in columns), None)
     if body is None:
         raise CorpusError(
-            f"{name} no tiene columna de texto: llama a una columna {', '.join(BODY_COLUMNS)} "
-            f"(encontradas: {', '.join(sorted(columns))[:300]})."
+            messages.NO_TEXT_COLUMN.format(
+                name=name, columns=", ".join(BODY_COLUMNS), found=", ".join(sorted(columns))[:300]
+            )
         )
     title = next((c for c in TITLE_COLUMNS if c in columns), None)
     section = next((c for c in SECTION_COLUMNS if c in columns), None)
@@ -338,14 +331,12 @@ def normalise_rows(
                 }
             )
     if not items:
-        raise CorpusError(f"{name}: la columna {body!r} está vacía en todas las filas.")
+        raise CorpusError(messages.EMPTY_TEXT_COLUMN.format(name=name, column=body))
     notes = []
     if cut:
-        notes.append(
-            f"{cut} textos largos se recortaron a sus primeros caracteres (el modelo lee ~500 tokens)."
-        )
+        notes.append(messages.TEXTS_CUT.format(count=cut))
     if len(items) < len(dicts):
-        notes.append(f"{len(dicts) - len(items)} filas sin texto se omitieron.")
+        notes.append(messages.ROWS_SKIPPED.format(count=len(dicts) - len(items)))
     return items, tuple(notes)
 
 

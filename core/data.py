@@ -16,7 +16,11 @@ logger = logging.getLogger(__name__)
 
 NEWS_FILE = ASSETS_DIR / "news_es.jsonl"
 NEWS_DUPLICATES_FILE = ASSETS_DIR / "news_es_duplicates.tsv"
-STS_FILES = {"dev": ASSETS_DIR / "sts_es_dev.jsonl", "test": ASSETS_DIR / "sts_es_test.jsonl"}
+STS_FILES = {
+    "dev": ASSETS_DIR / "sts_es_dev.jsonl",
+    "test": ASSETS_DIR / "sts_es_test.jsonl",
+    "calibration": ASSETS_DIR / "sts_es_calibration.jsonl",
+}
 NEWS_FIELDS = ("id", "section", "title", "body")
 STS_FIELDS = ("sentence1", "sentence2", "score")
 

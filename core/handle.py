@@ -9,11 +9,11 @@ all get their models here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.backends import backend_choice, backend_name, with_backend
 from core.cache import CACHE
+from core.calibration import StsScale
 from core.fingerprint import model_fingerprint
 from core.loader import load_model, resolve_spec
 
@@ -33,15 +33,15 @@ class ModelHandle:
     model: object
     fingerprint: str
     backend: str
-    _calibration: Callable[[float], float] | None = field(default=None, repr=False)
+    _calibration: StsScale | None = field(default=None, repr=False)
     _calibration_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def calibration(self) -> Callable[[float], float]:
-        """Cosine -> 0–5 STS score for this model, fitted on first use (``core.similarity``)."""
+    def calibration(self) -> StsScale:
+        """Cosine -> 0–5 STS score for this model, fitted on first use (``core.calibration``)."""
         with self._calibration_lock:
             if self._calibration is None:
-                from core.similarity import fit_sts_scale
+                from core.calibration import fit_sts_scale
 
                 self._calibration = fit_sts_scale(self.model, self.fingerprint)
             return self._calibration

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 
+import numpy as np
+
+from core import messages
 from core.cache import CACHE
+from core.calibration import describe_similarity
 from core.checks import checked_lines, checked_text, log_note, number_between, one_of, whole_number
 from core.clusters import cluster_labels, ctfidf_labels, place_on_map, umap_projection
 from core.corpus import Corpus, passage_text, read_upload, served_corpus
 from core.data import load_news_duplicates
+from core.downloads import csv_file, embeddings_file
 from core.embeddings import corpus_embeddings, embedding_key
 from core.errors import InputError
 from core.figures import cluster_map as cluster_figure
@@ -26,13 +32,14 @@ from core.handle import ModelHandle, get_handle
 from core.index import get_index
 from core.loader import resolve_spec
 from core.search import search, snippet
-from core.similarity import describe_similarity, rank_candidates, score_pairs, similarity_matrix
+from core.similarity import rank_candidates, score_pairs, similarity_matrix
 from core.text import clean_text, thousands
 
 logger = logging.getLogger(__name__)
 
 MAX_MODELS = 3
 MAX_K = 50
+MAP_NEIGHBOURS = 8
 MIN_MAP_TEXTS = 10  # UMAP, KMeans and HDBSCAN need a few points to mean anything (and to run at all)
 ALL_SECTIONS = "todas"
 COLOR_CHOICES = ("sección", "cluster")
@@ -54,6 +61,11 @@ MATRIX_EXAMPLE = (
     "Argentina gana la Copa América\nLa selección albiceleste se corona campeona\nNieva en los Andes"
 )
 SEARCH_EXAMPLES = [["incendios forestales y sequía"], ["inflación y tipos de interés"], ["vacunas"]]
+MAP_EXAMPLES = [
+    ["el Barça ficha a un delantero"],
+    ["vacuna contra el dengue"],
+    ["sube el precio del alquiler"],
+]
 
 
 # Models and corpora ----------------------------------------------------------------------------------
@@ -69,7 +81,7 @@ def model_handle(spec: str | None = None) -> ModelHandle:
     specs = app_models()
     spec = spec or specs[0]
     if spec not in specs:
-        raise InputError(f"Modelo no disponible: {str(spec)[:100]}. Elige uno de: {', '.join(specs)}.")
+        raise InputError(messages.UNKNOWN_MODEL.format(spec=str(spec)[:100], choices=", ".join(specs)))
     return get_handle(spec)
 
 
@@ -90,9 +102,13 @@ def section_choices(corpus: Corpus | None) -> list[str]:
 
 
 # Similarity ------------------------------------------------------------------------------------------
-def compare(sentence_a: object, sentence_b: object, warn: Warn = log_note) -> tuple[float, str, list[list]]:
-    """Cosine of two sentences under every configured model (the first one leads), with a reading on
-    the 0–5 STS scale calibrated per model."""
+def compare(sentence_a: object, sentence_b: object, warn: Warn = log_note) -> tuple[float, float, list[list]]:
+    """How close two sentences are under every configured model (the first one leads): the reading on
+    the 0–5 STS scale, calibrated per model (``core.calibration``), then the raw cosine.
+
+    Returns:
+        The first model's 0–5 score, its cosine, and one row per model: model, 0–5, cosine, reading.
+    """
     rows = []
     for spec in app_models():
         handle = model_handle(spec)
@@ -100,7 +116,7 @@ def compare(sentence_a: object, sentence_b: object, warn: Warn = log_note) -> tu
         b = checked_text(sentence_b, "la segunda frase", handle, warn)
         (score,) = score_pairs(handle.model, [(a, b)])
         sts = 5.0 if a == b else handle.calibration(score)  # the same text means the same, whatever the model
-        rows.append([spec, round(score, 4), describe_similarity(sts)])
+        rows.append([spec, round(sts, 2), round(score, 4), describe_similarity(sts)])
     return rows[0][1], rows[0][2], rows
 
 
@@ -129,7 +145,7 @@ def upload(path: str | None, name: str | None = None, model_spec: str | None = N
         CorpusError: The file cannot be used; the message says what to fix.
     """
     if not path:
-        raise InputError("Elige un archivo CSV, TSV, JSONL, JSON o TXT.")
+        raise InputError(messages.NO_FILE)
     corpus = read_upload(path, name)
     handle = model_handle(model_spec)
     embeddings = corpus_embeddings(handle, corpus, progress=progress)
@@ -150,12 +166,12 @@ def _embeddings(handle: ModelHandle, corpus: Corpus, quick: bool, progress=None)
         key = ("embeddings", embedding_key(handle, corpus))
         cached = CACHE.peek(key)
         if cached is None:
-            raise InputError(
-                f"El servidor ya no guarda los embeddings de {corpus.name} con este modelo (guarda un número "
-                "limitado de archivos): vuelve a subirlo, o vuelve al corpus de noticias."
-            )
+            raise InputError(messages.UPLOAD_EVICTED.format(name=corpus.name))
         return cached
     return corpus_embeddings(handle, corpus, progress=progress)
+
+
+SEARCH_COLUMNS = ["coseno", "sección", "título", "fragmento", "id"]
 
 
 def search_corpus(
@@ -165,18 +181,51 @@ def search_corpus(
     section: object = ALL_SECTIONS,
     model_spec: str | None = None,
     warn: Warn = log_note,
-) -> list[list]:
-    """Top-k texts of the visitor's corpus for a query: score, section, title, snippet."""
+) -> tuple[list[list], str]:
+    """Top-k texts of the visitor's corpus for a query.
+
+    Returns:
+        The table (cosine, section, title, snippet, id) and a CSV file of it with the full texts.
+    """
     corpus = active_corpus(corpus)
     handle = model_handle(model_spec)
     query = checked_text(query, "la búsqueda", handle, warn)
     k = whole_number(k, "k", 1, MAX_K)
     section = None if section in (None, "", ALL_SECTIONS) else str(section)
     if section is not None and section not in corpus.sections:
-        raise InputError(f"La sección {section[:60]!r} no está en {corpus.name}: elige una de la lista.")
+        raise InputError(messages.UNKNOWN_SECTION.format(section=section[:60], name=corpus.name))
     embeddings = _embeddings(handle, corpus, quick=True)
     hits = search(handle.model, query, corpus, embeddings, k, section, key=embedding_key(handle, corpus))
-    return [[round(h["score"], 4), h["section"], h["title"], snippet(h["body"])] for h in hits]
+    rows = [[round(h["score"], 4), h["section"], h["title"], snippet(h["body"]), h["id"]] for h in hits]
+    full = [
+        [n, round(h["score"], 4), h["id"], h["section"], h["title"], h["body"]] for n, h in enumerate(hits, 1)
+    ]
+    header = ["posición", "coseno", "id", "sección", "título", "texto"]
+    return rows, csv_file(f"busqueda-{query[:40]}", header, full)
+
+
+def read_item(corpus: Corpus | None, item_id: object) -> str:
+    """The whole text of one item of the visitor's corpus, as Markdown (a search result opened)."""
+    corpus = active_corpus(corpus)
+    item = next((item for item in corpus.items if item["id"] == str(item_id)), None)
+    if item is None:
+        return messages.NO_ROW_CHOSEN
+    heading = f"### {_markdown(item['title'])}\n" if item["title"] else ""
+    section = f"*{_markdown(item['section'])}* · " if item["section"] else ""
+    return f"{heading}{section}`{item['id']}`\n\n{_markdown(item['body'])}"
+
+
+def export_embeddings(corpus: Corpus | None, model_spec: str | None = None, progress=None) -> str:
+    """The active corpus' embeddings as a Parquet file: ``id``, ``title``, ``section``, ``embedding``."""
+    corpus = active_corpus(corpus)
+    handle = model_handle(model_spec)
+    embeddings = _embeddings(handle, corpus, quick=False, progress=progress)
+    return embeddings_file(f"embeddings-{corpus.name}", corpus.items, embeddings)
+
+
+def _markdown(text: str) -> str:
+    """``text`` shown as it is in Markdown (no headings, links or HTML of its own)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", text)
 
 
 # Cluster map and duplicates --------------------------------------------------------------------------
@@ -191,12 +240,15 @@ def cluster_map(
     warn: Warn = log_note,
     progress=None,
 ):
-    """UMAP of the visitor's corpus, coloured by section or cluster, with a typed sentence placed on it."""
+    """UMAP of the visitor's corpus, coloured by section or cluster, with a typed sentence placed on it.
+
+    Returns:
+        The figure, and the sentence's nearest texts (title, section, cosine), marked on the map too.
+    """
     corpus = active_corpus(corpus)
     if len(corpus) < MIN_MAP_TEXTS:
         raise InputError(
-            f"El mapa necesita al menos {MIN_MAP_TEXTS} textos y {corpus.name} tiene {len(corpus)}: "
-            "sube un archivo con más filas."
+            messages.MAP_TOO_SMALL.format(minimum=MIN_MAP_TEXTS, name=corpus.name, count=len(corpus))
         )
     color_by = one_of(color_by, "el color", COLOR_CHOICES)
     method = one_of(method, "el método", METHOD_CHOICES)
@@ -218,33 +270,62 @@ def cluster_map(
         names = ctfidf_labels([passage_text(item) for item in items], labels)
         colours = [f"{label}: {names[int(label)]}" if label >= 0 else "ruido" for label in labels]
         title = f"{corpus.name}: clusters ({method}), etiquetados por c-TF-IDF"
-    highlight = None
+    highlight, neighbours = None, []
     if sentence:
         embedding = handle.model.encode_query([sentence], normalize_embeddings=True)[0]
-        highlight = (place_on_map(embedding, embeddings, points), sentence)
-    return cluster_figure(points, list(items), colours, highlight, title)
+        scores = embeddings @ embedding
+        nearest = np.argsort(-scores)[:MAP_NEIGHBOURS]
+        neighbours = [
+            [
+                items[i]["title"] or snippet(items[i]["body"], 120),
+                items[i]["section"],
+                round(float(scores[i]), 4),
+            ]
+            for i in nearest
+        ]
+        highlight = (place_on_map(embedding, embeddings, points), sentence, nearest)
+    return cluster_figure(points, list(items), colours, highlight, title), neighbours
+
+
+DUPLICATE_COLUMNS = ["0–5", "coseno", "texto A", "texto B", "sección"]
 
 
 def find_duplicates(
-    corpus: Corpus | None, threshold: object = 0.9, model_spec: str | None = None, progress=None
-):
-    """Near-duplicate texts of the visitor's corpus above a cosine threshold (paraphrase mining)."""
+    corpus: Corpus | None, threshold: object = 4.5, model_spec: str | None = None, progress=None
+) -> tuple[list[list], str, str]:
+    """Near-duplicate texts of the visitor's corpus (paraphrase mining), read on the calibrated 0–5
+    scale: ``threshold`` 4.5 keeps pairs that say practically the same.
+
+    Returns:
+        The table (0–5, cosine, text A, text B, section), a summary, and a CSV with ids and full texts.
+    """
     import torch
     from sentence_transformers.util import paraphrase_mining_embeddings
 
     corpus = active_corpus(corpus)
-    threshold = number_between(threshold, "El umbral", 0, 1)
+    threshold = number_between(threshold, "El umbral", 0, 5)
     handle = model_handle(model_spec)
+    scale = handle.calibration
+    cosine = scale.cosine_for(threshold)
     embeddings = torch.from_numpy(_embeddings(handle, corpus, quick=False, progress=progress))
-    pairs = [p for p in paraphrase_mining_embeddings(embeddings, top_k=5) if p[0] >= threshold]
+    pairs = [p for p in paraphrase_mining_embeddings(embeddings, top_k=5) if p[0] >= cosine]
     items = corpus.items
+    readings = scale.many([score for score, _, _ in pairs]) if pairs else []
     rows = [
-        [round(score, 4), items[i]["title"] or snippet(items[i]["body"], 120),
+        [round(float(sts), 2), round(score, 4), items[i]["title"] or snippet(items[i]["body"], 120),
          items[j]["title"] or snippet(items[j]["body"], 120), items[i]["section"]]
-        for score, i, j in pairs[:500]
+        for (score, i, j), sts in zip(pairs[:500], readings, strict=False)
     ]  # fmt: skip
-    summary = f"{len(pairs)} pares con similitud ≥ {threshold:.2f} en {corpus.name}"
-    return rows, summary + _known_duplicates_note(corpus, pairs)
+    full = [
+        [round(float(sts), 2), round(score, 4), items[i]["id"], items[j]["id"], passage_text(items[i]),
+         passage_text(items[j])]
+        for (score, i, j), sts in zip(pairs, readings, strict=True)
+    ]  # fmt: skip
+    summary = f"{thousands(len(pairs))} pares con lectura ≥ {threshold:.1f}/5 (coseno ≥ {cosine:.3f})"
+    summary += f" en {corpus.name}"
+    header = ["0–5", "coseno", "id A", "id B", "texto A", "texto B"]
+    download = csv_file(f"duplicados-{corpus.name}", header, full)
+    return rows, summary + _known_duplicates_note(corpus, pairs), download
 
 
 def _known_duplicates_note(corpus: Corpus, pairs) -> str:
@@ -261,38 +342,116 @@ def _progress(progress, fraction: float, desc: str) -> None:
         progress(fraction, desc=desc)
 
 
-# About and start-up ----------------------------------------------------------------------------------
+# Introduction, about and start-up ---------------------------------------------------------------------
+def model_card_url(spec: str) -> str | None:
+    """Where a model's card can be read: its Hub page (the built-in model is multilingual-e5-small)."""
+    from core.builtin import BUILTIN_PREFIX
+
+    if spec.startswith(BUILTIN_PREFIX):
+        return "https://huggingface.co/intfloat/multilingual-e5-small"
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", spec) and not os.path.exists(spec):
+        return f"https://huggingface.co/{spec}"
+    return None
+
+
+def code_url() -> str | None:
+    """The project's code: ``$WORKBENCH_CODE_URL``, else the Space's own files when run on a Space."""
+    if url := os.environ.get("WORKBENCH_CODE_URL"):
+        return url
+    if space := os.environ.get("SPACE_ID"):
+        return f"https://huggingface.co/spaces/{space}/tree/main"
+    return None
+
+
+def introduction() -> str:
+    """What the page is, what each tab does, and where to read more (Markdown, under the title)."""
+    specs = app_models()
+    cards = [f"[`{s}`]({url})" if (url := model_card_url(s)) else f"`{s}`" for s in specs]
+    code = f" · [código]({url})" if (url := code_url()) else ""
+    return (
+        f"Un modelo de *embeddings* convierte cada frase en un vector: frases que significan lo mismo quedan "
+        "cerca aunque usen otras palabras. "
+        f"Modelo{'s' if len(specs) > 1 else ''}: {', '.join(cards)}{code}.\n\n"
+        "**Similitud**: cuánto se parecen dos frases, de 0 a 5. · **Búsqueda semántica**: noticias por su "
+        "significado, o tu propio archivo. · **Mapa de clusters**: el corpus en un mapa, por temas. · "
+        "**Duplicados**: textos que cuentan lo mismo. · **Evaluación**: cómo puntúa el modelo en un conjunto "
+        "STS en español (o en el tuyo). · **Acerca de**: el modelo, el corpus y cómo usarlo desde código."
+    )
+
+
 def about(corpus: Corpus | None = None) -> str:
-    """The served models (dimensions, max length, prompts, backend, training summary) and the corpus."""
+    """The served models (as a table, with their training summary), the active corpus, and how to call
+    the Space from code and from an MCP client (Markdown)."""
+    lines = [
+        "## Modelos",
+        "| modelo | dimensión | longitud máxima | prompts | inferencia | entrenamiento |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    for spec in app_models():
+        handle = model_handle(spec)
+        model = handle.model
+        prompts = ", ".join(f"{name}: «{text}»" for name, text in (model.prompts or {}).items()) or "ninguno"
+        url = model_card_url(spec)
+        name = f"[`{spec}`]({url})" if url else f"`{spec}`"
+        lines.append(
+            f"| {name} | {model.get_embedding_dimension()} | {model.max_seq_length} tokens | {prompts} | "
+            f"{handle.backend} | {_training_summary(spec)} |"
+        )
+    corpus = active_corpus(corpus)
+    where = "tu archivo, solo en tu sesión" if corpus.source == "upload" else "el corpus de todos"
+    lines += [
+        "",
+        "La lectura de 0 a 5 está calibrada para cada modelo con pares STS en español "
+        "(`assets/sts_es_dev.jsonl` y `assets/sts_es_calibration.jsonl`).",
+        "## Corpus",
+        f"{corpus.name} ({where}): {thousands(len(corpus))} textos en {len(corpus.sections)} secciones.",
+        "## Desde código",
+        "```python",
+        "from gradio_client import Client",
+        "",
+        'client = Client("<usuario>/<space>")  # o la URL de este servidor',
+        "lectura, coseno, por_modelo = client.predict(",
+        '    "El Gobierno aprueba los presupuestos", "El Ejecutivo da luz verde a las cuentas",',
+        '    api_name="/similarity",',
+        ")",
+        'tabla, csv = client.predict("sequía y embalses", 5, "todas", api_name="/search")',
+        "```",
+        "## Como servidor MCP",
+        "Este Space es también un servidor MCP: sus herramientas son `similarity`, `search` y `evaluate`. "
+        "Añádelo a tu cliente MCP (Claude Desktop, Cursor…) con:",
+        "```json",
+        '{"mcpServers": {"embeddings-es": {"url": "https://<usuario>-<space>.hf.space/gradio_api/mcp/"}}}',
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+def _training_summary(spec: str) -> str:
     import json
     from pathlib import Path
 
     from core.loader import model_path
 
-    lines = ["## Modelos"]
-    for spec in app_models():
-        handle = model_handle(spec)
-        model = handle.model
-        lines += [
-            f"### `{spec}`",
-            f"- dimensión: {model.get_embedding_dimension()}, longitud máxima: {model.max_seq_length} tokens",
-            f"- prompts: {model.prompts or 'ninguno'}",
-            f"- inferencia: {handle.backend}",
-        ]
-        folder = Path(model_path(spec))
-        for metrics_file in (folder / "metrics.json", folder.parent / "metrics.json"):
-            if metrics_file.is_file():
-                summary = json.loads(metrics_file.read_text(encoding="utf-8"))
-                test, base = summary.get("test", {}), summary.get("baseline_test") or {}
-                key = "sts-test_spearman_cosine"
-                if key in test:
-                    before = f"{base[key]:.4f} → " if key in base else ""
-                    steps = summary.get("global_step")
-                    lines.append(f"- entrenamiento: STS test Spearman {before}{test[key]:.4f}, {steps} pasos")
-                break
-    corpus = active_corpus(corpus)
-    lines += ["## Corpus", f"{corpus.name}: {len(corpus)} textos en {len(corpus.sections)} secciones."]
-    return "\n".join(lines)
+    folder = Path(model_path(spec))
+    for metrics_file in (folder / "metrics.json", folder.parent / "metrics.json"):
+        if metrics_file.is_file():
+            summary = json.loads(metrics_file.read_text(encoding="utf-8"))
+            test, base = summary.get("test", {}), summary.get("baseline_test") or {}
+            key = "sts-test_spearman_cosine"
+            if key in test:
+                before = f"{base[key]:.4f} → " if key in base else ""
+                return f"STS test Spearman {before}{test[key]:.4f}, {summary.get('global_step')} pasos"
+    return "sin ajuste propio (modelo publicado)"
+
+
+_warm_up = {"state": "idle"}  # idle (never started: ready), running, done
+
+
+def loading_message() -> str | None:
+    """What a visitor reads while the warm-up runs; None once the models are loaded (or none runs)."""
+    if _warm_up["state"] != "running":
+        return None
+    return "⏳ **Cargando el modelo…** La primera respuesta tarda unos segundos más; la página ya funciona."
 
 
 def warm_up() -> None:
@@ -306,6 +465,7 @@ def warm_up() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
+    _warm_up["state"] = "running"
     try:
         for spec in app_models():
             model_handle(spec).calibration  # noqa: B018 (fits and keeps the calibration)
@@ -315,3 +475,5 @@ def warm_up() -> None:
         umap_projection(embeddings, embedding_key(handle, corpus))
     except Exception:
         logger.exception("Warm-up failed; requests will load what they need and report the error")
+    finally:
+        _warm_up["state"] = "done"

@@ -1,34 +1,69 @@
-"""The app's evaluation tab as a plain function: STS of the served models, with table and plots."""
+"""The app's evaluation tab as a plain function: STS of the served models on the bundled test set or on
+the visitor's own file, with table, plots, a CSV, and "¿Mejoró el ajuste?" when two models are served.
+"""
 
 from __future__ import annotations
 
-from evaluation.datasets import DatasetError, load_sts_dataset
+import csv
+import io
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from core import messages
+from core.downloads import csv_file
+from core.errors import InputError
+from core.text import clean_text, thousands
+from evaluation.datasets import DatasetError, STSDataset, load_sts_dataset
+from evaluation.metrics import evaluate_sts, paired_spearman_difference
 from evaluation.report import scatter_predicted_vs_gold, score_bars
 from evaluation.runner import run_sts
 
+logger = logging.getLogger(__name__)
 BUNDLED_TEST = "bundled:test"
 HUB_TEST = "stsb_multi_mt:es:test"
+MAX_STS_BYTES = 2 * 2**20
+MAX_STS_PAIRS = 5000
+STS_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+SCORE_COLUMNS = ("score", "similarity_score", "label", "puntuación", "puntuacion")
+TABLE_COLUMNS = ["modelo", "conjunto", "Spearman", "Pearson", "IC 95 %", "pares", "en caché"]
+CHANGED_COLUMNS = ["frase 1", "frase 2", "referencia", "antes (0–5)", "después (0–5)", "cambio"]
 
 
-def evaluate_models(specs: list[str], include_hub: bool = False, progress=None):
-    """STS of every model in ``specs`` on the bundled test set (and stsb_multi_mt es when asked).
+def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str | None = None, progress=None):
+    """STS of every model in ``specs`` on the visitor's file, else on the bundled test set (and on
+    stsb_multi_mt es when asked and the Hub answers).
 
     Returns:
-        Table rows, a bar figure, a predicted-vs-gold figure and a note on the datasets used.
+        Table rows, a bar figure, a predicted-vs-gold figure, a note on the data, the "¿Mejoró el
+        ajuste?" paragraph (first model against the second), the pairs that changed most, and a CSV
+        file of the table.
     """
-    datasets = [load_sts_dataset(BUNDLED_TEST)]
-    note = "Conjunto STS propio (150 pares)."
+    if sts_file:
+        datasets = [read_visitor_sts(sts_file)]
+        note = f"Tu archivo {datasets[0].name}: {thousands(len(datasets[0].scores))} pares."
+    else:
+        datasets = [load_sts_dataset(BUNDLED_TEST)]
+        note = "Conjunto STS propio del proyecto (150 pares, `assets/sts_es_test.jsonl`)."
     if include_hub is True:
-        try:
-            datasets.append(load_sts_dataset(HUB_TEST))
-        except DatasetError as err:
-            note += f" stsb_multi_mt no disponible: {err}"
+        reason = hub_unreachable()
+        if reason is None:
+            try:
+                datasets.append(load_sts_dataset(HUB_TEST))
+            except DatasetError:
+                logger.info("stsb_multi_mt could not be loaded", exc_info=True)
+                reason = "no se pudo descargar del Hub"
+        if reason is not None:
+            note += f" stsb_multi_mt no está disponible: {reason}."
     records = []
     jobs = [(spec, dataset) for spec in specs for dataset in datasets]
     for number, (spec, dataset) in enumerate(jobs):
         if progress is not None:
             progress(number / len(jobs), desc=f"Evaluando {spec} en {dataset.name}")
-        records.append(run_sts(spec, dataset))
+        records.append(_evaluate(spec, dataset, own=bool(sts_file) and dataset is datasets[0]))
     table = [
         [
             r["model"],
@@ -41,4 +76,135 @@ def evaluate_models(specs: list[str], include_hub: bool = False, progress=None):
         ]
         for r in records
     ]
-    return table, score_bars(records), scatter_predicted_vs_gold(records), note
+    verdict, changed = improvement(specs, datasets[0], records)
+    download = csv_file("evaluacion", TABLE_COLUMNS, table)
+    return table, score_bars(records), scatter_predicted_vs_gold(records), note, verdict, changed, download
+
+
+def _evaluate(spec: str, dataset: STSDataset, own: bool) -> dict:
+    """A visitor's file is evaluated in memory and kept nowhere; the bundled sets go through the cache."""
+    if not own:
+        return run_sts(spec, dataset)
+    from core.service import model_handle
+
+    handle = model_handle(spec)
+    result = evaluate_sts(handle.model, dataset)
+    return result | {"model": spec, "dataset": dataset.name, "backend": handle.backend, "cached": False}
+
+
+def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> tuple[str, list[list]]:
+    """ "¿Mejoró el ajuste?": the second model against the first on ``dataset`` (paired bootstrap of the
+    Spearman difference), and the pairs whose calibrated 0–5 reading changed most."""
+    if len(specs) < 2:
+        return (
+            "**¿Mejoró el ajuste?** Hace falta servir dos modelos (por ejemplo el base y el ajustado, con "
+            "`MODELS=base,ajustado`) para compararlos par a par.",
+            [],
+        )
+    from core.service import model_handle
+
+    before, after = (
+        next(r for r in records if r["model"] == s and r["dataset"] == dataset.name) for s in specs[:2]
+    )
+    result = paired_spearman_difference(before["predictions"], after["predictions"], dataset.scores)
+    low, high = result["ci"]
+    if low > 0:
+        answer = "Sí: el segundo modelo ordena los pares mejor que el primero."
+    elif high < 0:
+        answer = "No: el segundo modelo ordena los pares peor que el primero."
+    else:
+        answer = (
+            "No se puede afirmar: el intervalo incluye el cero (con estos pares no hay diferencia clara)."
+        )
+    verdict = (
+        f"**¿Mejoró el ajuste?** {answer}\n\n"
+        f"Spearman de `{specs[1]}` menos el de `{specs[0]}` en {dataset.name}: "
+        f"**{result['difference']:+.4f}** (IC 95 % [{low:+.4f}, {high:+.4f}], p = {result['p_value']:.3g}; "
+        f"bootstrap pareado, {thousands(result['n_resamples'])} remuestreos de "
+        f"{thousands(result['n'])} pares)."
+    )
+    first = model_handle(specs[0]).calibration.many(before["predictions"])
+    second = model_handle(specs[1]).calibration.many(after["predictions"])
+    order = np.argsort(-np.abs(second - first))[:10]
+    changed = [
+        [dataset.sentences1[i], dataset.sentences2[i], round(dataset.scores[i], 2), round(float(first[i]), 2),
+         round(float(second[i]), 2), round(float(second[i] - first[i]), 2)]
+        for i in order
+    ]  # fmt: skip
+    return verdict, changed
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hub cannot be used right now (offline mode, or no answer within ``timeout`` s), or None."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "este servidor funciona sin conexión al Hub"
+    import httpx
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=timeout)
+    except httpx.HTTPError:
+        return "el Hub no responde desde este servidor"
+    return None
+
+
+def read_visitor_sts(path: str) -> STSDataset:
+    """A visitor's STS file (CSV, TSV, JSONL or JSON list; columns sentence1, sentence2, score on 0–5
+    or 0–1), checked with Spanish messages. Nothing is written anywhere."""
+    path = Path(path)
+    name = path.name
+    if path.suffix.lower() not in STS_SUFFIXES:
+        raise InputError(messages.STS_FILE_TYPE.format(name=name))
+    if path.stat().st_size > MAX_STS_BYTES:
+        raise InputError(messages.STS_FILE_TOO_BIG.format(name=name, limit="2 MB"))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(messages.NOT_UTF8.format(name=name)) from None
+    rows = _sts_rows(text, path.suffix.lower(), name)
+    if not rows:
+        raise InputError(messages.STS_FILE_EMPTY.format(name=name))
+    if len(rows) > MAX_STS_PAIRS:
+        raise InputError(messages.STS_FILE_TOO_MANY.format(name=name, limit=thousands(MAX_STS_PAIRS)))
+    columns = {str(key).strip().lower(): key for key in rows[0]} if isinstance(rows[0], dict) else {}
+    score_key = next((columns[c] for c in SCORE_COLUMNS if c in columns), None)
+    if "sentence1" not in columns or "sentence2" not in columns or score_key is None:
+        found = ", ".join(sorted(columns))[:200] or "ninguna"
+        raise InputError(messages.STS_FILE_COLUMNS.format(name=name, found=found))
+    first, second, scores = [], [], []
+    for number, row in enumerate(rows, start=2 if path.suffix.lower() in (".csv", ".tsv") else 1):
+        if not isinstance(row, dict):
+            raise InputError(messages.STS_FILE_ROW.format(name=name, row=number))
+        a, b = clean_text(row.get(columns["sentence1"])), clean_text(row.get(columns["sentence2"]))
+        score = _number(row.get(score_key))
+        if not a or not b or score is None or not 0 <= score <= 5:
+            raise InputError(messages.STS_FILE_ROW.format(name=name, row=number))
+        first.append(a[:2000])
+        second.append(b[:2000])
+        scores.append(score)
+    if len(scores) < 3 or len(set(scores)) < 2:
+        raise InputError(messages.STS_FILE_TOO_FEW.format(name=name))
+    factor = 5.0 if max(scores) <= 1 else 1.0
+    return STSDataset(name=name, sentences1=first, sentences2=second, scores=[s * factor for s in scores])
+
+
+def _sts_rows(text: str, suffix: str, name: str) -> list:
+    try:
+        if suffix == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        if suffix == ".json":
+            rows = json.loads(text)
+            return rows if isinstance(rows, list) else [rows]
+        delimiter = "\t" if suffix == ".tsv" else (";" if text.split("\n", 1)[0].count(";") > 0 else ",")
+        return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+    except (json.JSONDecodeError, RecursionError, ValueError, csv.Error):
+        raise InputError(messages.STS_FILE_UNREADABLE.format(name=name)) from None
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(str(value).replace(",", ".")) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return number if number is not None and np.isfinite(number) else None

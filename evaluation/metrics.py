@@ -47,16 +47,61 @@ def bootstrap_spearman_ci(
     predicted, gold = np.asarray(predicted, dtype=float), np.asarray(gold, dtype=float)
     rng = np.random.default_rng(seed)
     index = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
-    rank_p = rankdata(predicted[index], axis=1)
-    rank_g = rankdata(gold[index], axis=1)
+    rhos = spearman_rows(predicted[index], gold[index])
+    rhos = rhos[np.isfinite(rhos)]
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(rhos, tail)), float(np.percentile(rhos, 100 - tail))
+
+
+def spearman_rows(predicted: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row of ``predicted`` with the same row of ``gold`` (NaN for a constant row)."""
+    rank_p = rankdata(predicted, axis=1)
+    rank_g = rankdata(gold, axis=1)
     rank_p -= rank_p.mean(axis=1, keepdims=True)
     rank_g -= rank_g.mean(axis=1, keepdims=True)
     denominator = np.sqrt((rank_p**2).sum(axis=1) * (rank_g**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        rhos = (rank_p * rank_g).sum(axis=1) / denominator
-    rhos = rhos[np.isfinite(rhos)]
+        return (rank_p * rank_g).sum(axis=1) / denominator
+
+
+def paired_spearman_difference(
+    first, second, gold, n_resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict:
+    """Spearman of ``second`` minus Spearman of ``first`` on the same pairs, with a paired bootstrap.
+
+    Each resample draws pairs with replacement and scores both models on the same draw, so what the
+    pairs have in common (some are hard for any model) cancels out: the interval is that of the
+    difference, far narrower than the two models' own intervals side by side.
+
+    Args:
+        first: The first model's similarities (the baseline), one per pair.
+        second: The second model's similarities (the fine-tuned one), on the same pairs.
+        gold: Gold scores, one per pair.
+
+    Returns:
+        ``difference`` (second − first), ``ci`` (percentile interval at ``level``), ``p_value``
+        (two-sided: twice the share of resamples on the far side of zero, at least 1 / resamples),
+        ``first`` and ``second`` (each model's Spearman), ``n`` and ``n_resamples``.
+    """
+    first, second, gold = (np.asarray(x, dtype=float) for x in (first, second, gold))
+    if not len(gold) == len(first) == len(second):
+        raise ValueError("first, second and gold must have one value per pair each")
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
+    differences = spearman_rows(second[index], gold[index]) - spearman_rows(first[index], gold[index])
+    differences = differences[np.isfinite(differences)]
+    rho_first, rho_second = (float(spearman_rows(x[None], gold[None])[0]) for x in (first, second))
     tail = (1 - level) / 2 * 100
-    return float(np.percentile(rhos, tail)), float(np.percentile(rhos, 100 - tail))
+    far_side = min((differences <= 0).mean(), (differences >= 0).mean())
+    return {
+        "difference": rho_second - rho_first,
+        "ci": [float(np.percentile(differences, tail)), float(np.percentile(differences, 100 - tail))],
+        "p_value": float(min(1.0, max(2 * far_side, 1 / len(differences)))),
+        "first": rho_first,
+        "second": rho_second,
+        "n": len(gold),
+        "n_resamples": len(differences),
+    }
 
 
 def evaluate_sts(

@@ -92,8 +92,10 @@ def score_bars(records: list[dict]) -> go.Figure:
             y=values,
             error_y=error,
             text=[f"{v:.3f}" for v in values],
+            textposition="inside",
+            insidetextanchor="middle",  # inside the bar's middle: clear of the CI whisker at its top
         )
-    label = "Spearman (cosine), 95% CI" if task == "sts" else "MRR@10"
+    label = "Spearman (coseno), IC 95 %" if task == "sts" else "MRR@10"
     figure.update_layout(title=label, yaxis_title=label, barmode="group", template="plotly_white", height=420)
     return figure
 
@@ -116,12 +118,37 @@ def scatter_predicted_vs_gold(records: list[dict]) -> go.Figure:
             name=record["model"],
             row=1,
             col=column,
-            hovertemplate="gold %{x:.1f}<br>cosine %{y:.3f}<extra></extra>",
+            hovertemplate="referencia %{x:.1f}<br>coseno %{y:.3f}<extra></extra>",
         )
-        figure.update_xaxes(title_text="gold score (0–5)", row=1, col=column)
-    figure.update_yaxes(title_text="cosine similarity", row=1, col=1)
-    figure.update_layout(showlegend=False, template="plotly_white", height=420, title="Predicted vs gold")
+        figure.update_xaxes(title_text="puntuación de referencia (0–5)", row=1, col=column)
+    figure.update_yaxes(title_text="similitud coseno", row=1, col=1)
+    figure.update_layout(
+        showlegend=False,
+        template="plotly_white",
+        height=420,
+        title="Predicción del modelo frente a la referencia",
+    )
     return figure
+
+
+def html_table(records: list[dict]) -> str:
+    """``markdown_table`` as an HTML table (every cell escaped)."""
+    import html
+
+    lines = [line for line in markdown_table(records).splitlines() if line and not line.startswith("|--")]
+    rows = [[html.escape(cell.strip()) for cell in line.strip("|").split("|")] for line in lines]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{cell}</th>" for cell in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows[1:])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}"
+    "table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem}"
+    "td{text-align:right}td:first-child,td:nth-child(2){text-align:left}th{background:#f3f3f3}"
+)
 
 
 def html_report(records: list[dict]) -> str:
@@ -131,10 +158,10 @@ def html_report(records: list[dict]) -> str:
         figures.append(scatter_predicted_vs_gold(records))
     parts = [figures[0].to_html(full_html=False, include_plotlyjs=True)]
     parts += [figure.to_html(full_html=False, include_plotlyjs=False) for figure in figures[1:]]
-    table = markdown_table(records).replace("<", "&lt;")
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Evaluation</title></head><body>"
-        f"<h1>Evaluation</h1><pre>{table}</pre>{''.join(parts)}</body></html>"
+        "<!doctype html><html><head><meta charset='utf-8'><title>Evaluation</title>"
+        f"<style>{STYLE}</style></head><body><h1>Evaluation</h1>{html_table(records)}{''.join(parts)}"
+        "</body></html>"
     )
 
 

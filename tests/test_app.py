@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
+from pathlib import Path
 
 import pytest
+
+
+def read_csv(path: str) -> list[dict]:
+    return list(csv.DictReader(Path(path).read_text(encoding="utf-8-sig").splitlines()))
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +37,37 @@ def test_every_event_has_an_api_name(client):
     } <= names
 
 
-def test_similarity(client):
-    score, reading, table = client.predict(
+def test_similarity_leads_with_the_calibrated_reading(client):
+    sts, cosine, table, reading = client.predict(
         "Hoy llueve en Madrid", "Hoy llueve en Madrid", api_name="/similarity"
     )
-    assert score == pytest.approx(1.0, abs=1e-3) and reading.startswith("Casi lo mismo")
-    assert table["data"][0][1] == pytest.approx(score)
+    assert sts == 5.0 and cosine == pytest.approx(1.0, abs=1e-3) and "Casi lo mismo" in reading
+    assert table["headers"] == ["modelo", "0–5", "coseno", "lectura"]
+    assert table["data"][0][1:3] == [sts, pytest.approx(cosine)]
+    other_sts, other_cosine, *_ = client.predict(
+        "Hoy llueve en Madrid", "Gana el Betis", api_name="/similarity"
+    )
+    assert 0 <= other_sts <= 5 and other_sts < sts
+
+
+def test_api_outputs_have_names(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name in (
+        "/similarity",
+        "/search",
+        "/cluster_map",
+        "/duplicates",
+        "/evaluate",
+        "/embeddings",
+        "/about",
+    ):
+        labels = [output["label"] for output in info[name]["returns"]]
+        assert not [label for label in labels if label.startswith("value_")], (name, labels)
+    assert [o["label"] for o in info["/similarity"]["returns"]][:3] == [
+        "Similitud (0–5)",
+        "Coseno",
+        "Por modelo",
+    ]
 
 
 def test_rank_and_matrix(client):
@@ -43,49 +75,108 @@ def test_rank_and_matrix(client):
         "Sube la luz", "Sube la luz\nGana el Betis\nBaja el gas", api_name="/rank"
     )
     assert ranked["data"][0][0] == "Sube la luz" and len(ranked["data"]) == 3
-    assert json.loads(figure["plot"])["data"][0]["type"] == "bar"
-    heat = client.predict("Uno\nDos\nTres", api_name="/matrix")
-    assert json.loads(heat["plot"])["data"][0]["type"] == "heatmap"
+    bars = json.loads(figure["plot"])
+    assert bars["data"][0]["type"] == "bar"
+    low, high = bars["layout"]["xaxis"]["range"]
+    assert low > min(row[1] for row in ranked["data"]) - 0.5 and high <= 1.0  # scaled to the data
+    heat = json.loads(client.predict("Uno\nDos\nTres", api_name="/matrix")["plot"])
+    assert heat["data"][0]["type"] == "heatmap" and heat["data"][0]["texttemplate"] == "%{text:.2f}"
 
 
-def test_search_with_section_filter_and_defaults(client):
-    results = client.predict("incendios forestales", 3, "medio ambiente", api_name="/search")
+def test_search_with_section_filter_csv_and_defaults(client):
+    results, csv_path = client.predict("incendios forestales", 3, "medio ambiente", api_name="/search")
+    assert results["headers"] == ["coseno", "sección", "título", "fragmento", "id"]
     assert len(results["data"]) == 3
     assert all(row[1] == "medio ambiente" for row in results["data"])
     scores = [row[0] for row in results["data"]]
     assert scores == sorted(scores, reverse=True)
-    assert len(client.predict("vacunas", api_name="/search")["data"]) == 5  # later parameters default
-
-
-def test_cluster_map_by_section_and_by_cluster_with_sentence(client):
-    by_section = json.loads(client.predict(api_name="/cluster_map")["plot"])
-    assert len(by_section["data"]) == 10  # one trace per section
-    by_cluster = json.loads(
-        client.predict(
-            "cluster", "kmeans", 4, "2D", "El Barça ficha a un delantero", api_name="/cluster_map"
-        )["plot"]
+    rows = read_csv(csv_path)
+    assert [row["id"] for row in rows] == [row[4] for row in results["data"]]
+    assert all(
+        len(row["texto"]) >= len(result[3].rstrip("…"))
+        for row, result in zip(rows, results["data"], strict=True)
     )
+    assert len(client.predict("vacunas", api_name="/search")[0]["data"]) == 5  # later parameters default
+
+
+def test_embeddings_download(client):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(client.predict(api_name="/embeddings"))
+    assert table.num_rows == 570 and table.column_names == ["id", "title", "section", "embedding"]
+    assert len(table["embedding"][0]) == 32 and table["id"][0].as_py() == "n0001"
+
+
+def test_cluster_map_by_section_and_by_cluster_with_sentence_and_neighbours(client):
+    figure, neighbours = client.predict(api_name="/cluster_map")
+    by_section = json.loads(figure["plot"])
+    assert len(by_section["data"]) == 10  # one trace per section
+    assert by_section["layout"]["xaxis"]["visible"] is False  # UMAP's axes mean nothing
+    assert not neighbours["data"] or neighbours["data"] == [[None] * 3]
+    figure, neighbours = client.predict(
+        "cluster", "kmeans", 4, "2D", "El Barça ficha a un delantero", api_name="/cluster_map"
+    )
+    by_cluster = json.loads(figure["plot"])
     names = [trace["name"] for trace in by_cluster["data"]]
-    assert "tu frase" in names and len(names) == 5
-    assert all(" · " in name for name in names if name != "tu frase")  # c-TF-IDF labels
+    assert "tu frase" in names and "sus vecinos" in names and len(names) == 6
+    assert all(" · " in name for name in names if name not in ("tu frase", "sus vecinos"))  # c-TF-IDF
+    assert neighbours["headers"] == ["título", "sección", "coseno"] and len(neighbours["data"]) == 8
+    scores = [row[2] for row in neighbours["data"]]
+    assert scores == sorted(scores, reverse=True)
+    ringed = next(trace for trace in by_cluster["data"] if trace["name"] == "sus vecinos")
+    assert ringed["text"] == [row[0] for row in neighbours["data"]]
 
 
-def test_duplicates_finds_known_retellings(client):
-    table, summary = client.predict(0.5, api_name="/duplicates")
-    assert table["data"] and "pares con similitud ≥ 0.50" in summary
+def test_duplicates_on_the_calibrated_scale_with_csv(client):
+    table, summary, csv_path = client.predict(0.5, api_name="/duplicates")
+    assert table["data"] and "pares con lectura ≥ 0.5/5 (coseno ≥" in summary
     assert "historias contadas dos veces" in summary
+    assert table["headers"][:2] == ["0–5", "coseno"]
+    assert all(row[0] >= 0.5 - 0.01 for row in table["data"])
+    rows = read_csv(csv_path)
+    assert len(rows) >= len(table["data"]) and {"id A", "id B", "texto A", "texto B"} <= set(rows[0])
+    strict_table, strict_summary, _ = client.predict(5.0, api_name="/duplicates")
+    count = lambda summary: int(summary.split(" pares")[0].replace(".", ""))  # noqa: E731
+    assert count(strict_summary) < count(summary) and all(row[0] == 5.0 for row in strict_table["data"])
 
 
-def test_evaluate_is_cached_on_repeat(client):
-    table, bars, scatter, note = client.predict(False, api_name="/evaluate")
+def test_evaluate_is_cached_on_repeat_with_spanish_plots_and_csv(client):
+    table, bars, scatter, note, verdict, changed, csv_path = client.predict(None, False, api_name="/evaluate")
     assert table["data"][0][1] == "bundled:test" and -1 <= table["data"][0][2] <= 1
-    again = client.predict(False, api_name="/evaluate")[0]
+    again = client.predict(None, False, api_name="/evaluate")[0]
     assert again["data"][0][-1] == "sí" and again["data"][0][2] == table["data"][0][2]
-    assert "Predicted vs gold" in scatter["plot"]
+    assert "Predicción del modelo frente a la referencia" in scatter["plot"]
+    assert "Predicted" not in scatter["plot"] and "gold" not in scatter["plot"]
+    assert "dos modelos" in verdict  # one served model: nothing to compare
+    rows = list(csv.reader(Path(csv_path).read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0][:3] == ["modelo", "conjunto", "Spearman"] and float(rows[1][2]) == table["data"][0][2]
+
+
+def test_evaluate_on_the_visitors_own_sts_file(client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "mis_pares.tsv"
+    lines = ["sentence1\tsentence2\tscore"]
+    lines += [f"Frase número {i} sobre el tiempo\tOtra frase {i} sobre fútbol\t{i % 6}" for i in range(30)]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    table, *_ = client.predict(handle_file(str(path)), False, api_name="/evaluate")
+    assert table["data"][0][1] == "mis_pares.tsv" and table["data"][0][5] == 30
+
+
+def test_hub_option_says_at_once_when_the_hub_is_unreachable(client):
+    import time
+
+    started = time.perf_counter()
+    note = client.predict(None, True, api_name="/evaluate")[3]
+    assert "stsb_multi_mt no está disponible" in note
+    assert time.perf_counter() - started < 15
 
 
 def test_about(client):
-    assert "dimensión: 32" in client.predict(api_name="/about")
+    about = client.predict(api_name="/about")
+    assert "| modelo | dimensión |" in about and "| 32 |" in about
+    assert "gradio_client" in about and "/gradio_api/mcp/" in about
+    assert "{'" not in about  # no raw Python dict
 
 
 @pytest.mark.parametrize(
@@ -98,6 +189,7 @@ def test_about(client):
         ("/search", ("hola", "abc", "todas"), "k debe ser un número entero entre 1 y 50"),
         ("/cluster_map", ("sección", "kmeans", "abc"), "k debe ser un número entero entre 2 y 30"),
         ("/duplicates", ("abc",), "El umbral debe ser un número"),
+        ("/duplicates", (7,), "El umbral debe ser un número"),
         ("/matrix", ("\n".join(f"frase {i}" for i in range(21)),), "máximo es 20"),
         ("/rank", ("hola", ""), "al menos una frase candidata"),
         ("/search", ("hola", 5, "todas", "/etc/passwd"), "Modelo no disponible: /etc/passwd"),
@@ -112,12 +204,12 @@ def test_bad_input_is_a_clear_error_and_server_keeps_serving(client, capfd, api,
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name=api)
     assert "Traceback" not in capfd.readouterr().err  # a visitor's mistake is one log line, not a bug
-    assert client.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 1.0
+    assert client.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 5.0
 
 
 def test_huge_texts_and_lone_surrogates_are_served(client):
     huge = "palabra " * 300_000  # 2.4 MB
-    assert client.predict(huge, huge, api_name="/similarity")[0] == pytest.approx(1.0, abs=1e-3)
+    assert client.predict(huge, huge, api_name="/similarity")[1] == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -158,26 +250,27 @@ def test_an_upload_reaches_every_tab_of_its_session_only(served_app, tmp_path):
     status, sections, banner = mine.predict(handle_file(str(path)), api_name="/upload")
     assert "30 textos" in status and "mis_textos.jsonl" in banner and "cocina" in str(sections)
     assert all(
-        row[2].startswith("Receta") for row in mine.predict("arroz", 3, "todas", api_name="/search")["data"]
+        row[2].startswith("Receta")
+        for row in mine.predict("arroz", 3, "todas", api_name="/search")[0]["data"]
     )
-    plot = json.loads(mine.predict(api_name="/cluster_map")["plot"])
+    plot = json.loads(mine.predict(api_name="/cluster_map")[0]["plot"])
     assert [trace["name"] for trace in plot["data"]] == ["cocina"]
     assert all(text.startswith("Receta") for text in plot["data"][0]["text"])
-    table, summary = mine.predict(0.5, api_name="/duplicates")
-    assert "mis_textos.jsonl" in summary and table["data"][0][1].startswith("Receta")
-    assert "mis_textos.jsonl: 30 textos" in mine.predict(api_name="/about")
+    table, summary, _ = mine.predict(0.5, api_name="/duplicates")
+    assert "mis_textos.jsonl" in summary and table["data"][0][2].startswith("Receta")
+    assert "mis_textos.jsonl (tu archivo, solo en tu sesión): 30 textos" in mine.predict(api_name="/about")
     # the other session still sees the served corpus everywhere
     assert not any(
-        row[2].startswith("Receta") for row in other.predict("arroz", 3, api_name="/search")["data"]
+        row[2].startswith("Receta") for row in other.predict("arroz", 3, api_name="/search")[0]["data"]
     )
-    assert len(json.loads(other.predict(api_name="/cluster_map")["plot"])["data"]) == 10
+    assert len(json.loads(other.predict(api_name="/cluster_map")[0]["plot"])["data"]) == 10
     assert "historias contadas dos veces" in other.predict(0.5, api_name="/duplicates")[1]
     # and the first one can go back
     status, _, banner, file = mine.predict(api_name="/reset_corpus")
     assert file is None
     assert "noticias incluidas" in banner
     assert not any(
-        row[2].startswith("Receta") for row in mine.predict("arroz", 3, api_name="/search")["data"]
+        row[2].startswith("Receta") for row in mine.predict("arroz", 3, api_name="/search")[0]["data"]
     )
 
 
@@ -198,7 +291,7 @@ def test_nan_numbers_and_lone_surrogates_sent_over_http_get_clear_answers(served
     event, data = _call_over_http(served_app, "/duplicates", '{"data": [NaN, null, null]}')
     assert event == "error" and "El umbral debe ser un número" in data["error"]
     event, data = _call_over_http(served_app, "/similarity", '{"data": ["hola \\ud800 mundo", "hola mundo"]}')
-    assert event == "complete" and -1 <= data[0] <= 1  # the lone surrogate (a JSON escape) is dropped
+    assert event == "complete" and 0 <= data[0] <= 5  # the lone surrogate (a JSON escape) is dropped
 
 
 def test_the_queue_is_the_only_way_in(served_app):
@@ -235,8 +328,8 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
     try:
         assert inside.wait(60)
         started = time.perf_counter()
-        assert len(searcher.predict("sequía", 3, api_name="/search")["data"]) == 3
-        assert searcher.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 1
+        assert len(searcher.predict("sequía", 3, api_name="/search")[0]["data"]) == 3
+        assert searcher.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 5
         waited = time.perf_counter() - started
     finally:
         release.set()
@@ -275,6 +368,33 @@ def test_similarity_side_by_side_with_two_models(_tiny_model_master, tmp_path, m
 
     other = shutil.copytree(_tiny_model_master, tmp_path / "second")
     monkeypatch.setenv("MODELS", f"{_tiny_model_master},{other}")
-    score, _, rows = app.compare("Sube la luz", "Baja el gas")
+    sts, cosine, rows, reading = app.similarity("Sube la luz", "Baja el gas")
     assert [row[0] for row in rows] == [str(_tiny_model_master), str(other)]
-    assert rows[0][1] == pytest.approx(rows[1][1]) == pytest.approx(score)
+    assert rows[0][1] == pytest.approx(rows[1][1]) == pytest.approx(sts)
+    assert rows[0][2] == pytest.approx(cosine) and reading == rows[0][3]
+
+
+def test_did_fine_tuning_help_compares_two_models_pair_by_pair(_tiny_model_master, tmp_path, monkeypatch):
+    """Two served models: the paired difference of their Spearman, its interval and p-value, and the
+    pairs whose 0–5 reading changed most."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from evaluation.live import evaluate_models
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    changed_model = SentenceTransformer(str(_tiny_model_master), device="cpu")
+    with torch.no_grad():
+        for parameter in changed_model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.5)
+    changed_model.save(str(tmp_path / "changed"))
+    specs = [str(_tiny_model_master), str(tmp_path / "changed")]
+    monkeypatch.setenv("MODELS", ",".join(specs))
+    table, _, _, _, verdict, changed, _ = evaluate_models(specs)
+    difference = table[1][2] - table[0][2]
+    assert "¿Mejoró el ajuste?" in verdict and "IC 95 %" in verdict and "p = " in verdict
+    shown = float(re.search(r"\*\*([+-][0-9.]+)\*\*", verdict).group(1))
+    assert shown == pytest.approx(difference, abs=2e-4)
+    assert len(changed) == 10 and all(len(row) == 6 for row in changed)
+    moves = [abs(row[5]) for row in changed]
+    assert moves == sorted(moves, reverse=True) and moves[0] > 0

@@ -83,7 +83,8 @@ def test_builtin_ranks_paraphrase_above_unrelated(builtin_model):
 @pytest.mark.slow
 def test_reading_is_calibrated_on_sts_dev(builtin_model):
     """e5 puts unrelated sentences near cosine 0.8: the reading must come from the calibrated 0–5 scale."""
-    from core.similarity import describe_similarity, fit_sts_scale, score_pairs
+    from core.calibration import describe_similarity, fit_sts_scale
+    from core.similarity import score_pairs
 
     scale = fit_sts_scale(builtin_model)
     anchor = "El Gobierno aprueba los presupuestos"
@@ -95,5 +96,5 @@ def test_reading_is_calibrated_on_sts_dev(builtin_model):
         ],
     )
     assert unrelated > 0.7  # a raw cosine that would read as "similar" without calibration
-    assert describe_similarity(scale(unrelated)).startswith("Distintas")
-    assert scale(paraphrase) >= 2.0 > scale(unrelated)
+    assert "Distintas" in describe_similarity(scale(unrelated))
+    assert scale(paraphrase) >= 4.0 and scale(unrelated) < 1.0  # the issue's example read ≈ 3.0 before

@@ -112,7 +112,11 @@ def test_cli_compares_models_writes_outputs_and_caches(tiny_model_dir, tmp_path,
     header = (output / "results.csv").read_text().splitlines()[0]
     assert "spearman_cosine_ci95_low" in header and "dataset_fingerprint" in header
     html = (output / "report.html").read_text()
-    assert "Predicted vs gold" in html and "plotly" in html
+    assert "Predicción del modelo frente a la referencia" in html and "plotly" in html
+    assert (
+        "<table>" in html and "<th>Spearman cos</th>" in html and "|---" not in html
+    )  # a table, not markdown
+    assert (output / "report.html").stat().st_mode & 0o044 == 0o044  # readable by others, like any output
     assert main([*argv, "--bootstrap", "200"]) == 0
     assert capsys.readouterr().out.count("| yes |") == 2
     assert main([*argv, "--bootstrap", "200", "--no-cache"]) == 0
@@ -144,7 +148,7 @@ def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, res
 
     monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
     steps = []
-    table, bars, scatter, note = evaluate_models(
+    table, bars, scatter, note, verdict, changed, csv_path = evaluate_models(
         [str(tiny_model_dir)], progress=lambda f, desc: steps.append(desc)
     )
     assert [row[:2] for row in table] == [[str(tiny_model_dir), "bundled:test"]] and table[0][5] == 150

@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -41,8 +42,9 @@ def recipes(tmp_path):
 
 
 def test_compare_reads_the_same_text_as_the_same(tiny_app):
-    score, reading, rows = service.compare("Hoy llueve en Madrid", "Hoy llueve en Madrid")
-    assert score == pytest.approx(1.0, abs=1e-3) and reading.startswith("Casi lo mismo") and len(rows) == 1
+    sts, cosine, rows = service.compare("Hoy llueve en Madrid", "Hoy llueve en Madrid")
+    assert sts == 5.0 and cosine == pytest.approx(1.0, abs=1e-3) and len(rows) == 1
+    assert "Casi lo mismo" in rows[0][3]
 
 
 @pytest.mark.parametrize("empty", ["", "   ", None, "\x00\x01", "\ud800"])
@@ -54,8 +56,8 @@ def test_empty_text_is_a_spanish_message(tiny_app, empty):
 def test_a_huge_text_is_cut_before_tokenizing_with_a_note(tiny_app):
     notes = []
     started = time.perf_counter()
-    score, _, _ = service.compare("palabra " * 300_000, "palabra", warn=notes.append)  # 2.4 MB
-    assert -1 <= score <= 1 and time.perf_counter() - started < 10
+    sts, cosine, _ = service.compare("palabra " * 300_000, "palabra", warn=notes.append)  # 2.4 MB
+    assert 0 <= sts <= 5 and -1 <= cosine <= 1 and time.perf_counter() - started < 10
     assert any(f"pasa de {MAX_TEXT_CHARS} caracteres" in note for note in notes)
 
 
@@ -70,7 +72,7 @@ def test_whole_numbers_refuse_anything_else_in_spanish(value):
         service.whole_number(value, "k", 1, 50)
 
 
-@pytest.mark.parametrize("value", [0, 1.5, math.nan, "abc"])
+@pytest.mark.parametrize("value", [-0.5, 5.5, math.nan, "abc"])
 def test_thresholds_are_checked(tiny_app, value):
     with pytest.raises(InputError, match="El umbral debe ser un número"):
         service.find_duplicates(None, value)
@@ -91,19 +93,22 @@ def test_an_upload_reaches_search_map_and_duplicates_and_nobody_else(tiny_app, r
     assert "recetas.jsonl" in service.corpus_banner(corpus) and "solo en tu sesión" in service.corpus_banner(
         corpus
     )
-    hits = service.search_corpus(corpus, "arroz", 5, "cocina")
+    hits, csv_path = service.search_corpus(corpus, "arroz", 5, "cocina")
+    assert "Receta" in Path(csv_path).read_text(encoding="utf-8-sig")
     assert len(hits) == 5 and all(row[1] == "cocina" and row[2].startswith("Receta") for row in hits)
-    assert not any(row[2].startswith("Receta") for row in service.search_corpus(None, "arroz", 5))
-    figure = service.cluster_map(corpus, "sección", sentence="arroz con leche")
+    assert not any(row[2].startswith("Receta") for row in service.search_corpus(None, "arroz", 5)[0])
+    figure, nearest = service.cluster_map(corpus, "sección", sentence="arroz con leche")
+    assert len(nearest) == 8 and all(row[0].startswith("Receta") for row in nearest)
     hover = [text for trace in figure.data for text in (trace.text or [])]
-    assert {trace.name for trace in figure.data} == {"cocina", "postres", "tu frase"}
+    assert {trace.name for trace in figure.data} == {"cocina", "postres", "tu frase", "sus vecinos"}
     assert (
-        sum(text.startswith("Receta") for text in hover) == 40 and "recetas.jsonl" in figure.layout.title.text
+        sum(text.startswith("Receta") for text in hover) == 40 + 8
+        and "recetas.jsonl" in figure.layout.title.text
     )
-    rows, summary = service.find_duplicates(corpus, 0.5)
-    assert "recetas.jsonl" in summary and rows and all(r[1].startswith("Receta") for r in rows)
+    rows, summary, _ = service.find_duplicates(corpus, 0.5)
+    assert "recetas.jsonl" in summary and rows and all(r[2].startswith("Receta") for r in rows)
     assert "historias contadas dos veces" not in summary
-    assert "recetas.jsonl: 40 textos" in service.about(corpus)
+    assert "recetas.jsonl (tu archivo, solo en tu sesión): 40 textos" in service.about(corpus)
     assert service.section_choices(corpus) == ["todas", "cocina", "postres"]
     assert not list(tiny_app.rglob(f"*{corpus.fingerprint}*"))  # an upload never touches the disk
 
@@ -112,7 +117,7 @@ def test_a_tiny_upload_is_searchable_but_too_small_for_a_map(tiny_app, tmp_path)
     path = tmp_path / "tres.txt"
     path.write_text("uno\ndos\ntres\n", encoding="utf-8")
     corpus = service.upload(str(path))
-    assert len(service.search_corpus(corpus, "dos", 5)) == 3
+    assert len(service.search_corpus(corpus, "dos", 5)[0]) == 3
     for method in service.METHOD_CHOICES:
         with pytest.raises(InputError, match="El mapa necesita al menos 10 textos y tres.txt tiene 3"):
             service.cluster_map(corpus, "cluster", method)
@@ -134,7 +139,7 @@ def test_a_search_on_an_evicted_upload_asks_to_upload_again_and_the_map_recomput
     CACHE.discard(("embeddings", embedding_key(handle, corpus)))
     with pytest.raises(InputError, match="vuelve a subirlo"):
         service.search_corpus(corpus, "arroz")
-    assert service.cluster_map(corpus).data  # heavy work may recompute
+    assert service.cluster_map(corpus)[0].data  # heavy work may recompute
     assert service.search_corpus(corpus, "arroz")
 
 
@@ -152,8 +157,8 @@ def test_an_upload_being_embedded_holds_no_other_visitor(tiny_app, recipes):
         uploading = pool.submit(service.upload, str(recipes), None, None, paused)
         assert inside.wait(30)
         started = time.perf_counter()
-        assert len(service.search_corpus(None, "sequía", 3)) == 3
-        assert service.cluster_map(None).data and service.find_duplicates(None, 0.95)
+        assert len(service.search_corpus(None, "sequía", 3)[0]) == 3
+        assert service.cluster_map(None)[0].data and service.find_duplicates(None, 4.5)
         waited = time.perf_counter() - started
         release.set()
         assert len(uploading.result()) == 40

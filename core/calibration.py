@@ -1,0 +1,136 @@
+"""The 0–5 reading of a cosine: a smooth monotone map fitted per model on Spanish STS pairs.
+
+Cosines are not comparable across models (e5's unrelated sentences sit near 0.8), so "how similar"
+must be calibrated per model. The map is fitted on the bundled STS dev pairs plus the calibration pairs
+written for it (``assets/sts_es_calibration.jsonl``), minus a held-out quarter, stratified by score, on
+which ``python -m benchmarks.calibration`` measures its error. The map matches quantiles of the cosines
+to quantiles of people's scores (``StsScale.fit``); a PCHIP curve through them makes it smooth and keeps
+it monotone, from 0 at a cosine of -1 to 5 at a cosine of 1 (the same text).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+HELD_OUT_EVERY = 4  # one pair in four, taken along the score order, is held out
+
+
+def calibration_pairs() -> tuple[list[dict], list[dict]]:
+    """The pairs the map is fitted on and the held-out pairs, stratified by gold score."""
+    from core.data import load_sts
+
+    pairs = load_sts("dev") + load_sts("calibration")
+    ordered = sorted(pairs, key=lambda p: (p["score"], p["sentence1"], p["sentence2"]))
+    held_out = ordered[HELD_OUT_EVERY // 2 :: HELD_OUT_EVERY]
+    kept = {id(p) for p in held_out}
+    return [p for p in ordered if id(p) not in kept], held_out
+
+
+@dataclass(frozen=True)
+class StsScale:
+    """Cosine -> 0–5 on the STS scale for one model; monotone, smooth, 0 at -1 and 5 at 1."""
+
+    knots: tuple[float, ...]
+    values: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, cosines, scores, levels: int = 21) -> StsScale:
+        """Match quantiles: a cosine at the p-th percentile of the pairs' cosines reads as the p-th
+        percentile of their people's scores. The readings then spread over the scale as people's scores
+        do; a fit of the mean score per cosine (isotonic regression) pulls every reading towards the
+        middle, where e5-small's cosines cannot tell a paraphrase (4.5–5) from a pair that shares most
+        words but changes a fact (2–3): ``python -m benchmarks.calibration`` compares the two."""
+        cosines = np.asarray(cosines, dtype=float)
+        scores = np.asarray(scores, dtype=float)
+        quantiles = np.linspace(0.5 / levels, 1 - 0.5 / levels, levels)
+        knots, values = [-1.0], [0.0]
+        for cosine, score in zip(
+            np.quantile(cosines, quantiles), np.quantile(scores, quantiles), strict=True
+        ):
+            if knots[-1] < cosine < 1.0 - 1e-6:
+                knots.append(float(cosine))
+                values.append(float(min(5.0, max(values[-1], score))))
+        return cls((*knots, 1.0), (*values, 5.0))
+
+    def __call__(self, cosine: float) -> float:
+        return float(self.many([cosine])[0])
+
+    def many(self, cosines) -> np.ndarray:
+        from scipy.interpolate import PchipInterpolator
+
+        curve = PchipInterpolator(self.knots, self.values, extrapolate=False)
+        return np.clip(curve(np.clip(np.asarray(cosines, dtype=float), -1.0, 1.0)), 0.0, 5.0)
+
+    def cosine_for(self, score: float) -> float:
+        """The lowest cosine that reads ``score`` or more (the map is monotone: bisection)."""
+        low, high = -1.0, 1.0
+        for _ in range(40):
+            middle = (low + high) / 2
+            low, high = (low, middle) if self(middle) >= score else (middle, high)
+        return high
+
+
+def fit_sts_scale(model, cache_key: str | None = None) -> StsScale:
+    """The model's map, fitted on the calibration pairs that are not held out.
+
+    Args:
+        model: The loaded model.
+        cache_key: The model's fingerprint: with it the pairs' cosines (the slowest part of the app's
+            start) are kept on disk and the next start only refits.
+    """
+    fit, _ = calibration_pairs()
+    return StsScale.fit(pair_cosines(model, fit, cache_key), [p["score"] for p in fit])
+
+
+def held_out_error(model, cache_key: str | None = None) -> dict:
+    """The map's error on the held-out pairs: mean absolute error on 0–5, and how often the extremes
+    read as they should (gold ≥ 4.5 read ≥ 4; gold ≤ 1 read ≤ 1.5)."""
+    fit, held_out = calibration_pairs()
+    scale = StsScale.fit(pair_cosines(model, fit, cache_key), [p["score"] for p in fit])
+    read = scale.many(pair_cosines(model, held_out, cache_key))
+    gold = np.array([p["score"] for p in held_out])
+    high, low = gold >= 4.5, gold <= 1.0
+    return {
+        "n": len(gold),
+        "mae": float(np.abs(read - gold).mean()),
+        "n_high": int(high.sum()),
+        "high_read_4_or_more": float((read[high] >= 4.0).mean()),
+        "n_low": int(low.sum()),
+        "low_read_1_5_or_less": float((read[low] <= 1.5).mean()),
+        "n_fit": len(fit),
+    }
+
+
+def pair_cosines(model, pairs: list[dict], cache_key: str | None) -> list[float]:
+    from core.fingerprint import data_fingerprint
+    from core.io import read_json, write_file_atomically
+    from core.paths import cache_dir
+    from core.similarity import score_pairs
+
+    if cache_key is None:
+        return score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
+    path = cache_dir() / "calibration" / f"{cache_key}-{data_fingerprint(pairs)}.json"
+    cached = read_json(path)
+    if isinstance(cached, list) and len(cached) == len(pairs):
+        return cached
+    cosines = score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
+    write_file_atomically(path, lambda handle: json.dump(cosines, handle))
+    return cosines
+
+
+READINGS = (
+    (4.5, "Casi lo mismo: dicen prácticamente lo mismo."),
+    (3.5, "Muy parecidas: comparten la idea principal, con detalles distintos."),
+    (2.0, "Relacionadas: comparten algunos detalles."),
+    (1.0, "Mismo tema, distinto contenido."),
+    (float("-inf"), "Distintas: tratan de cosas diferentes."),
+)
+
+
+def describe_similarity(sts_score: float) -> str:
+    """A plain-language reading of a score on the 0–5 STS scale."""
+    text = next(label for threshold, label in READINGS if sts_score >= threshold)
+    return f"{sts_score:.1f}/5 · {text}"

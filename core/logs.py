@@ -1,0 +1,39 @@
+"""A quiet, honest log for the served app: one line per event worth knowing, no library chatter.
+
+What is silenced is known noise, each at its source: sentence-transformers draws a "Batches:" progress
+bar on every encode when its logger is at INFO; transformers prints a load report listing the unused
+pooler of the built-in model; umap and scikit-learn warn about their own API changes (``FutureWarning``
+raised inside umap, not by our code); the ONNX export traces the model (``TracerWarning``: the shapes
+it records are the ones we export); Gradio warns that the ``search`` tool has a ``gr.State`` input (over
+MCP it is the served corpus, as documented); the MCP server logs every request at INFO. Our own loggers
+stay at INFO.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub", "mcp")
+
+
+def quiet_logs(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a requirement
+        pass
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(umap|sklearn)(\..*)?$")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"umap(\..*)?$")
+    warnings.filterwarnings("ignore", message=r"This MCP server includes a tool that has a gr.State input")
+    try:
+        from torch.jit import TracerWarning
+
+        warnings.filterwarnings("ignore", category=TracerWarning)
+    except ImportError:  # pragma: no cover
+        pass
