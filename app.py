@@ -28,6 +28,14 @@ from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models
 
 logger = logging.getLogger(__name__)
 
+# How the app is launched, here and in the tests: uploads up to 10 MB; also an MCP server; tables in the
+# page's own font, not monospace; the footer without "Runs" (Gradio's run history link is not translated).
+LAUNCH = {
+    "max_file_size": "10mb",
+    "mcp_server": True,
+    "css": ".gradio-container table, .gradio-container table * { font-family: var(--font) !important; }",
+    "footer_links": ["api", "gradio", "settings"],
+}
 SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, "Many visitors at once")
 # Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
 # evaluation) one at a time in their own group, so they never take the quick requests' places.
@@ -422,7 +430,7 @@ def main() -> None:
         "localhost" if host == "0.0.0.0" else host, port, ", ".join(service.app_models()),
         os.environ.get("WORKBENCH_BACKEND", "auto"),
     )  # fmt: skip
-    build_demo().launch(server_name=host, server_port=port, max_file_size="10mb", mcp_server=True, quiet=True)
+    build_demo().launch(server_name=host, server_port=port, quiet=True, **LAUNCH)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,17 @@ def previous_map_error(model, cache_key: str) -> dict:
     read = steps.predict(pair_cosines(model, unseen, cache_key))
     new = StsScale.fit(*_fit_data(model, cache_key)).many(pair_cosines(model, unseen, cache_key))
     gold = np.array([p["score"] for p in unseen])
-    return {"n": len(gold), "previous": _figures(read, gold), "current": _figures(new, gold)}
+    # paired bootstrap of the MAE difference: both maps read the same resampled pairs
+    gain = np.abs(read - gold) - np.abs(new - gold)
+    index = np.random.default_rng(0).integers(0, len(gold), size=(2000, len(gold)))
+    low, high = np.percentile(gain[index].mean(axis=1), [2.5, 97.5])
+    return {
+        "n": len(gold),
+        "previous": _figures(read, gold),
+        "current": _figures(new, gold),
+        "mae_gain": float(gain.mean()),
+        "mae_gain_ci95": [float(low), float(high)],
+    }
 
 
 def _fit_data(model, cache_key):
@@ -127,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---:|---:|---:|",
             _row("previous", compared["previous"]),
             _row("current", compared["current"]),
+            "",
+            f"MAE, previous − current: {compared['mae_gain']:+.2f} (paired bootstrap 95 % CI "
+            f"[{compared['mae_gain_ci95'][0]:+.2f}, {compared['mae_gain_ci95'][1]:+.2f}])",
             "",
             "References: the mean score per cosine (isotonic regression) fitted on the same pairs, on the "
             "held-out pairs; and the same fitted and measured on every pair (in sample: no monotone map of "

@@ -35,6 +35,10 @@ class StsScale:
 
     knots: tuple[float, ...]
     values: tuple[float, ...]
+    # what people scored (20th and 80th percentiles) for the fit pairs nearest each knot: how sure a
+    # reading is (wide where the model cannot tell a paraphrase from a pair that changes a fact)
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
 
     @classmethod
     def fit(cls, cosines, scores, levels: int = 21) -> StsScale:
@@ -53,7 +57,26 @@ class StsScale:
             if knots[-1] < cosine < 1.0 - 1e-6:
                 knots.append(float(cosine))
                 values.append(float(min(5.0, max(values[-1], score))))
-        return cls((*knots, 1.0), (*values, 5.0))
+        order = np.argsort(cosines, kind="stable")
+        window = max(5, len(cosines) // 7)  # the nearest ~15 % of the pairs by cosine
+        low, high = [0.0], [0.0]
+        for knot in knots[1:]:
+            middle = int(np.searchsorted(cosines[order], knot))
+            start = min(max(0, middle - window // 2), max(0, len(cosines) - window))
+            near = scores[order][start : start + window]
+            low.append(float(np.percentile(near, 20)))
+            high.append(float(np.percentile(near, 80)))
+        return cls((*knots, 1.0), (*values, 5.0), (*low, 5.0), (*high, 5.0))
+
+    def band(self, cosine: float) -> tuple[float, float]:
+        """The range people scored pairs with about this cosine (20th to 80th percentile), around the
+        reading."""
+        reading = self(cosine)
+        if not self.low:
+            return reading, reading
+        low = float(np.interp(cosine, self.knots, self.low))
+        high = float(np.interp(cosine, self.knots, self.high))
+        return min(low, reading), max(high, reading)
 
     def __call__(self, cosine: float) -> float:
         return float(self.many([cosine])[0])
@@ -130,7 +153,11 @@ READINGS = (
 )
 
 
-def describe_similarity(sts_score: float) -> str:
-    """A plain-language reading of a score on the 0–5 STS scale."""
+def describe_similarity(sts_score: float, band: tuple[float, float] | None = None) -> str:
+    """A plain-language reading of a score on the 0–5 STS scale, with the range people gave pairs
+    with a cosine like it (``StsScale.band``) when it is known and not a point."""
     text = next(label for threshold, label in READINGS if sts_score >= threshold)
-    return f"{sts_score:.1f}/5 · {text}"
+    reading = f"{sts_score:.1f}/5 · {text}"
+    if band is not None and band[1] - band[0] >= 0.5:
+        reading += f" Con un coseno así, las personas puntuaron entre {band[0]:.1f} y {band[1]:.1f}."
+    return reading

@@ -115,8 +115,11 @@ def compare(sentence_a: object, sentence_b: object, warn: Warn = log_note) -> tu
         a = checked_text(sentence_a, "la primera frase", handle, warn)
         b = checked_text(sentence_b, "la segunda frase", handle, warn)
         (score,) = score_pairs(handle.model, [(a, b)])
-        sts = 5.0 if a == b else handle.calibration(score)  # the same text means the same, whatever the model
-        rows.append([spec, round(sts, 2), round(score, 4), describe_similarity(sts)])
+        if a == b:  # the same text means the same, whatever the model
+            sts, band = 5.0, None
+        else:
+            sts, band = handle.calibration(score), handle.calibration.band(score)
+        rows.append([spec, round(sts, 2), round(score, 4), describe_similarity(sts, band)])
     return rows[0][1], rows[0][2], rows
 
 

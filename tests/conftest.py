@@ -116,10 +116,7 @@ def served_app(_tiny_model_master, tmp_path_factory):
 
     demo = app.build_demo()
     port = _free_port()
-    demo.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="10mb",
-        mcp_server=True,
-    )  # fmt: skip
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
     assert demo.mcp_error is None, demo.mcp_error  # quiet=True would hide why the MCP server did not start
     try:
         yield f"http://127.0.0.1:{port}/"

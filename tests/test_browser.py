@@ -39,7 +39,7 @@ def page(served_app):
 # English a Spanish visitor must not meet on the page (Gradio's defaults and our old labels included)
 ENGLISH = re.compile(
     r"\b(Examples|Predicted|gold score|cosine similarity|Submit|Drop File Here|Click to Upload|Use via API"
-    r"|Loading|Error|Clear|Flag)\b"
+    r"|Loading|Error|Clear|Flag|Runs|Built with)\b"
 )
 
 
@@ -107,6 +107,7 @@ def test_map_lists_and_marks_the_nearest_news(page):
     page.locator("#map-sentence textarea").fill("El Barça ficha a un delantero")
     page.locator("#draw-map").click()
     page.locator("#neighbours >> text=deportes >> visible=true").first.wait_for(timeout=120_000)
+    page.locator("#cluster-plot .js-plotly-plot >> visible=true").first.wait_for(timeout=30_000)
     traces = page.evaluate(
         "() => document.querySelector('#cluster-plot .js-plotly-plot').data.map(t => t.name)"
     )

@@ -97,4 +97,6 @@ def test_reading_is_calibrated_on_sts_dev(builtin_model):
     )
     assert unrelated > 0.7  # a raw cosine that would read as "similar" without calibration
     assert "Distintas" in describe_similarity(scale(unrelated))
-    assert scale(paraphrase) >= 4.0 and scale(unrelated) < 1.0  # the example read ≈ 3.0 before
+    assert scale(unrelated) < 1.0 and scale(paraphrase) > scale(unrelated) + 1.5
+    low, high = scale.band(paraphrase)  # e5-small cannot tell this paraphrase from a changed fact: it says so
+    assert low <= scale(paraphrase) <= high and high - low >= 1.0

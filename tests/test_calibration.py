@@ -66,9 +66,22 @@ def test_held_out_error_of_a_model(_tiny_model_master, isolated_cache):
     assert list((isolated_cache / "calibration").iterdir())  # the cosines are kept for the next start
 
 
-def test_reading_words_follow_the_score():
+def test_reading_words_follow_the_score_with_the_range_people_gave():
     assert describe_similarity(4.8).startswith("4.8/5 · Casi lo mismo")
     assert "Distintas" in describe_similarity(0.2)
+    assert describe_similarity(2.1, (1.2, 3.9)).endswith("las personas puntuaron entre 1.2 y 3.9.")
+    assert "puntuaron" not in describe_similarity(5.0, (5.0, 5.0))
+
+
+def test_the_band_holds_the_reading_and_widens_where_scores_scatter():
+    rng = np.random.default_rng(2)
+    clear = rng.uniform(0.7, 0.8, 200)  # low cosines: people agree it is unrelated (0–1)
+    muddled = rng.uniform(0.9, 1.0, 200)  # high cosines: anything from 2 to 5
+    scale = StsScale.fit(np.r_[clear, muddled], np.r_[rng.uniform(0, 1, 200), rng.uniform(2, 5, 200)])
+    for cosine in (0.75, 0.95):
+        low, high = scale.band(cosine)
+        assert low <= scale(cosine) <= high
+    assert np.diff(scale.band(0.75))[0] < 1 < np.diff(scale.band(0.95))[0]
 
 
 def test_paired_difference_finds_a_real_gain_and_no_gain_where_there_is_none():
