@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 LAUNCH = {
     "max_file_size": "10mb",
     "mcp_server": True,
-    "css": ".gradio-container table, .gradio-container table * { font-family: var(--font) !important; }",
+    "css": ".gradio-container table, .gradio-container table *, .gradio-container .body-cell, "
+    ".gradio-container .body-cell * { font-family: var(--font) !important; }",
     "footer_links": ["api", "gradio", "settings"],
 }
 SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, "Many visitors at once")
@@ -202,7 +203,7 @@ def cluster_map(
 
 @api_only
 @spaces.GPU
-def duplicates(threshold: float = 4.5, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
+def duplicates(threshold: float = 3.5, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
     """Pairs of near-duplicate texts in the session's corpus whose 0–5 reading reaches a threshold."""
     return _call(service.find_duplicates, corpus, threshold, model_spec, progress=progress)
 
@@ -343,10 +344,10 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     threshold = _as_sent(
         gr.Slider(
-            0, 5, value=4.5, step=0.1, label="Umbral en la escala 0–5 (4,5: dicen prácticamente lo mismo)"
+            0, 5, value=3.5, step=0.1, label="Umbral en la escala 0–5 (3,5: comparten la idea principal)"
         )
     )
-    gr.Examples([[4.5], [4.0], [3.5]], inputs=[threshold], label="Ejemplos")
+    gr.Examples([[3.5], [4.0], [4.5]], inputs=[threshold], label="Ejemplos")
     find = gr.Button("Buscar duplicados", variant="primary", elem_id="find-duplicates")
     summary = gr.Markdown(elem_id="duplicates-summary", label="Resumen")
     table = gr.Dataframe(

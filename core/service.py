@@ -294,10 +294,12 @@ DUPLICATE_COLUMNS = ["0–5", "coseno", "texto A", "texto B", "sección"]
 
 
 def find_duplicates(
-    corpus: Corpus | None, threshold: object = 4.5, model_spec: str | None = None, progress=None
+    corpus: Corpus | None, threshold: object = 3.5, model_spec: str | None = None, progress=None
 ) -> tuple[list[list], str, str]:
     """Near-duplicate texts of the visitor's corpus (paraphrase mining), read on the calibrated 0–5
-    scale: ``threshold`` 4.5 keeps pairs that say practically the same.
+    scale: ``threshold`` 3.5 keeps pairs that share the main idea (on the bundled news: 46 pairs, 45 of
+    them among the 50 known retold stories, with the built-in model), 4.5 those that say practically the
+    same (22 pairs, all known).
 
     Returns:
         The table (0–5, cosine, text A, text B, section), a summary, and a CSV with ids and full texts.

@@ -87,6 +87,8 @@ def test_search_read_a_result_and_download_csv_and_embeddings(page):
     scores = page.locator("#results").get_by_text(re.compile(r"^-?[01]\.\d+$")).filter(visible=True)
     scores.nth(4).wait_for(timeout=60_000)  # k = 5 results, each with its cosine score
     assert page.locator("#results").get_by_text("fragmento").count() >= 1
+    font = page.evaluate("() => getComputedStyle(document.querySelector('#results .body-cell')).fontFamily")
+    assert "Mono" not in font and "monospace" not in font  # results read in the page's font
     rows = read_csv(download(page, "#results-file"))
     assert len(rows) == 5 and rows[0]["posición"] == "1" and len(rows[0]["texto"]) > 100
     scores.first.click()  # a row opened: its full text below the table
