@@ -478,6 +478,8 @@ def warm_up() -> None:
         embeddings = corpus_embeddings(handle, corpus)
         get_index(embedding_key(handle, corpus), embeddings)
         umap_projection(embeddings, embedding_key(handle, corpus))
+        served = ", ".join(f"{spec} on {model_handle(spec).backend}" for spec in app_models())
+        logger.info("Ready: %s; %s (%d texts) embedded and mapped", served, corpus.name, len(corpus))
     except Exception:
         logger.exception("Warm-up failed; requests will load what they need and report the error")
     finally:

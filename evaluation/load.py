@@ -35,19 +35,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(env: dict | None = None, timeout: float = 600) -> tuple[subprocess.Popen, str, float]:
-    """Start ``python app.py``; returns the process, its URL and the seconds until it answered."""
+def start_app(
+    env: dict | None = None, timeout: float = 600, log: Path | None = None
+) -> tuple[subprocess.Popen, str, float]:
+    """Start ``python app.py`` (its output into ``log`` if given); returns the process, its URL and the
+    seconds until it answered."""
     port = _free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}  # fmt: skip
     started = time.perf_counter()
+    output = log.open("w", encoding="utf-8") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "app.py"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
     )
+    if log is not None:
+        output.close()  # the child keeps its own copy
     url = f"http://127.0.0.1:{port}/"
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:

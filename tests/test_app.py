@@ -398,3 +398,39 @@ def test_did_fine_tuning_help_compares_two_models_pair_by_pair(_tiny_model_maste
     assert len(changed) == 10 and all(len(row) == 6 for row in changed)
     moves = [abs(row[5]) for row in changed]
     assert moves == sorted(moves, reverse=True) and moves[0] > 0
+
+
+def test_the_served_log_is_quiet_and_honest(_tiny_model_master, tmp_path):
+    """``python app.py``: a start-up line with the URL, one with the models and their backend, one line
+    per refused request; no progress bars, warnings or tracebacks from the libraries."""
+    import time
+
+    from gradio_client import Client
+
+    from evaluation.load import start_app, stop_app
+
+    log = tmp_path / "app.log"
+    env = {
+        "MODEL_ID": str(_tiny_model_master),
+        "WORKBENCH_CACHE": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    process, url, _ = start_app(env, log=log)
+    try:
+        started = time.perf_counter()
+        while "Ready: " not in log.read_text() and time.perf_counter() - started < 180:
+            time.sleep(0.5)
+        client = Client(url, verbose=False)
+        client.predict("Sube la luz", "Baja el gas", api_name="/similarity")
+        client.predict("sequía", 3, api_name="/search")
+        client.predict("cluster", "kmeans", 4, "2D", "una frase", api_name="/cluster_map")
+        with pytest.raises(Exception, match="Escribe la primera frase"):
+            client.predict("", "algo", api_name="/similarity")
+    finally:
+        stop_app(process)
+    text = log.read_text()
+    assert f"Serving {url.rstrip('/')}" in text and "MCP server at /gradio_api/mcp/" in text
+    assert f"Ready: {_tiny_model_master} on " in text
+    for noise in ("Batches", "it/s]", "Traceback", "Warning", "LOAD REPORT", "INFO root", "fusion"):
+        assert noise not in text, f"{noise!r} in the log:\n{text}"
+    assert text.count("refused: Escribe la primera frase") == 1
