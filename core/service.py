@@ -9,6 +9,7 @@ the one the process serves to everyone.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -403,6 +404,7 @@ def about(corpus: Corpus | None = None) -> str:
             f"{handle.backend} | {_training_summary(spec)} |"
         )
     corpus = active_corpus(corpus)
+    host = os.environ.get("SPACE_HOST", "<usuario>-<space>.hf.space")
     where = "tu archivo, solo en tu sesión" if corpus.source == "upload" else "el corpus de todos"
     lines += [
         "",
@@ -414,7 +416,7 @@ def about(corpus: Corpus | None = None) -> str:
         "```python",
         "from gradio_client import Client",
         "",
-        'client = Client("<usuario>/<space>")  # o la URL de este servidor',
+        f'client = Client("{os.environ.get("SPACE_ID", "<usuario>/<space>")}")  # o la URL de este servidor',
         "lectura, coseno, por_modelo = client.predict(",
         '    "El Gobierno aprueba los presupuestos", "El Ejecutivo da luz verde a las cuentas",',
         '    api_name="/similarity",',
@@ -425,14 +427,13 @@ def about(corpus: Corpus | None = None) -> str:
         "Este Space es también un servidor MCP: sus herramientas son `similarity`, `search` y `evaluate`. "
         "Añádelo a tu cliente MCP (Claude Desktop, Cursor…) con:",
         "```json",
-        '{"mcpServers": {"embeddings-es": {"url": "https://<usuario>-<space>.hf.space/gradio_api/mcp/"}}}',
+        json.dumps({"mcpServers": {"embeddings-es": {"url": f"https://{host}/gradio_api/mcp/"}}}),
         "```",
     ]
     return "\n".join(lines)
 
 
 def _training_summary(spec: str) -> str:
-    import json
     from pathlib import Path
 
     from core.loader import model_path
@@ -446,7 +447,7 @@ def _training_summary(spec: str) -> str:
             if key in test:
                 before = f"{base[key]:.4f} → " if key in base else ""
                 return f"STS test Spearman {before}{test[key]:.4f}, {summary.get('global_step')} pasos"
-    return "sin ajuste propio (modelo publicado)"
+    return "sin resumen (no hay metrics.json junto al modelo)"
 
 
 _warm_up = {"state": "idle"}  # idle (never started: ready), running, done
