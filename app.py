@@ -20,7 +20,6 @@ import gradio as gr
 import spaces
 
 from core import messages, service
-from core.corpus import SUFFIXES
 from core.data import STS_FILES
 from core.errors import ModelLoadError, WorkbenchError
 from core.logs import quiet_logs
@@ -68,25 +67,6 @@ def _as_sent(component):
     return component
 
 
-def _in_spanish(component, message: str):
-    """Keep the component's own check, but answer its refusal with ``message`` and no traceback in the
-    log (``gr.File`` refuses a type outside ``file_types`` in English, as if it were a bug)."""
-    check = component.preprocess
-
-    def preprocess(payload):
-        refused = False
-        try:
-            return check(payload)
-        except gr.Error:
-            refused = True
-        if refused:
-            logger.info("upload refused: %s", message)
-            raise gr.Error(message, print_exception=False)
-
-    component.preprocess = preprocess
-    return component
-
-
 def api_only(function):
     """Keep an event in the API but out of the MCP server's tools: Gradio 6.31 lists as tools the events
     whose function has no ``_mcp_type`` or ``"tool"``. The tools are similarity, search and evaluate;
@@ -105,10 +85,8 @@ def similarity(sentence_a: str, sentence_b: str):
         sentence_b: The second sentence.
 
     Returns:
-        The 0–5 score (0 different topics, 5 same meaning), the raw cosine similarity, a table with
-        one row per served model (model, 0–5 score, cosine, reading in words), and the first model's
-        reading in words.
-    """
+        The 0–5 score (0 different topics, 5 same meaning); the raw cosine; a table, one row per model (model, 0–5, cosine, reading); the reading in words.
+    """  # noqa: E501 (an MCP client reads each docstring entry as one line)
     sts, cosine, rows = _call(service.compare, sentence_a, sentence_b, warn=gr.Warning)
     return sts, cosine, rows, rows[0][3]
 
@@ -213,14 +191,12 @@ def evaluate(sts_file: str | None = None, include_hub: bool = False, progress=gr
     """Evaluate the served models on Spanish STS (Spearman correlation with human 0–5 scores).
 
     Args:
-        sts_file: Your own STS file (CSV, TSV, JSONL or JSON with columns sentence1, sentence2, score on
-            0–5); empty for the project's bundled test set (150 pairs).
+        sts_file: Your own STS file (CSV, TSV, JSONL or JSON; columns sentence1, sentence2, score on 0–5), as a URL; empty for the bundled test set.
         include_hub: Also evaluate on stsb_multi_mt es test (needs the Hugging Face Hub).
 
     Returns:
-        The results table, two plots, a note on the data, "¿Mejoró el ajuste?" (the second model against
-        the first, with a paired bootstrap confidence interval), the pairs that changed most, and a CSV.
-    """
+        The results table; two plots; a note on the data; "¿Mejoró el ajuste?" (second model against the first, paired bootstrap CI); the pairs that changed most; a CSV.
+    """  # noqa: E501 (an MCP client reads each docstring entry as one line)
     return _call(evaluate_models, service.app_models(), include_hub, sts_file, progress=progress)
 
 
@@ -244,17 +220,18 @@ def build_similarity_tab() -> None:
         sentence_b = gr.Textbox(label="Frase B", lines=2, elem_id="sentence-b")
     compare_button = gr.Button("Comparar", variant="primary", elem_id="compare")
     with gr.Row():
-        sts = gr.Number(label="Similitud (0–5)", precision=1, elem_id="sts")
+        sts = gr.Number(None, label="Similitud (0–5)", precision=1, elem_id="sts")
         reading = gr.Textbox(label="Lectura", interactive=False, elem_id="reading", scale=3)
-        cosine = gr.Number(label="Coseno", precision=4, elem_id="score")
+        cosine = gr.Number(None, label="Coseno", precision=4, elem_id="score")
     gr.Markdown(
         "La lectura de 0 (temas distintos) a 5 (mismo significado) está calibrada con pares puntuados por "
         "personas. El coseno es la medida en bruto del modelo: en e5 casi todo queda entre 0,7 y 1, porque "
         "sus vectores apuntan todos en direcciones parecidas; por eso no se lee como un porcentaje."
     )
     per_model = gr.Dataframe(
-        headers=["modelo", "0–5", "coseno", "lectura"], label="Por modelo", interactive=False, wrap=True
-    )
+        headers=["modelo", "0–5", "coseno", "lectura"], label="Por modelo", interactive=False, wrap=True,
+        column_widths=["22%", "8%", "10%", "60%"],
+    )  # fmt: skip
     gr.Examples(service.PAIR_EXAMPLES, inputs=[sentence_a, sentence_b], label="Ejemplos")
     outputs = [sts, cosine, per_model, reading]
     compare_button.click(similarity, [sentence_a, sentence_b], outputs, api_name="similarity", **QUICK)
@@ -285,10 +262,12 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown,
     search_button = gr.Button("Buscar", variant="primary", elem_id="search")
     gr.Examples(service.SEARCH_EXAMPLES, inputs=[query], label="Ejemplos")
     results = gr.Dataframe(
-        headers=service.SEARCH_COLUMNS, label="Resultados (pulsa una fila para leer el texto completo)",
-        interactive=False, wrap=True, elem_id="results", column_widths=["9%", "12%", "27%", "44%", "8%"],
+        headers=service.SEARCH_COLUMNS, label="Resultados", interactive=False, wrap=True, elem_id="results",
+        column_widths=["9%", "12%", "27%", "44%", "8%"],
     )  # fmt: skip
-    full_text = gr.Markdown(label="Texto completo", elem_id="full-text")
+    full_text = gr.Markdown(
+        "*Pulsa una fila para leer el texto completo.*", label="Texto completo", elem_id="full-text"
+    )
     results_file = gr.File(label="Resultados en CSV", elem_id="results-file", interactive=False)
     with gr.Accordion(
         "Tu propio corpus (CSV / TSV / JSONL / JSON / TXT, hasta 10 MB y 20.000 filas)", open=False
@@ -298,14 +277,14 @@ def build_search_tab(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown,
             "`section`/`sección`; CSV con comas o con punto y coma. "
             "Tu archivo pasa a ser el corpus de todas las pestañas, solo para ti."
         )
-        upload_file = _in_spanish(
-            gr.File(label="Archivo", file_types=list(SUFFIXES), type="filepath", elem_id="upload"),
-            "Tipo de archivo no admitido: sube un .csv, .tsv, .jsonl, .json o .txt.",
-        )
+        # no file_types: the browser would refuse other types in English; core checks them in Spanish
+        upload_file = gr.File(label="Archivo", type="filepath", elem_id="upload")
         status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status", label="Estado")
     with gr.Accordion("Descargar los embeddings del corpus activo (Parquet)", open=False):
         export = gr.Button("Preparar el archivo", elem_id="export-embeddings")
-        exported = gr.File(label="Embeddings (id, título, sección, vector)", elem_id="embeddings-file")
+        exported = gr.File(
+            label="Embeddings (columnas id, title, section, embedding)", elem_id="embeddings-file"
+        )
         export.click(embeddings, [models, corpus], [exported], api_name="embeddings", **HEAVY)
     corpus_outputs = [corpus, status, section, banner]
     upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
@@ -344,15 +323,16 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     threshold = _as_sent(
         gr.Slider(
-            0, 5, value=3.5, step=0.1, label="Umbral en la escala 0–5 (3,5: comparten la idea principal)"
+            0.5, 5, value=3.5, step=0.1, label="Umbral en la escala 0–5 (3,5: comparten la idea principal)"
         )
     )
     gr.Examples([[3.5], [4.0], [4.5]], inputs=[threshold], label="Ejemplos")
     find = gr.Button("Buscar duplicados", variant="primary", elem_id="find-duplicates")
     summary = gr.Markdown(elem_id="duplicates-summary", label="Resumen")
     table = gr.Dataframe(
-        headers=service.DUPLICATE_COLUMNS, label="Pares", interactive=False, wrap=True, elem_id="duplicates"
-    )
+        headers=service.DUPLICATE_COLUMNS, label="Pares", interactive=False, wrap=True, elem_id="duplicates",
+        column_widths=["8%", "10%", "36%", "36%", "10%"],
+    )  # fmt: skip
     download = gr.File(label="Pares en CSV (con los textos completos)", elem_id="duplicates-file")
     outputs = [table, summary, download]
     find.click(duplicates, [threshold, models, corpus], outputs, api_name="duplicates", **HEAVY)
@@ -360,12 +340,9 @@ def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
 
 def build_evaluation_tab() -> None:
     with gr.Row():
-        sts_file = _in_spanish(
-            gr.File(
-                label="Tu archivo STS (opcional): sentence1, sentence2 y score de 0 a 5",
-                file_types=[".csv", ".tsv", ".jsonl", ".json"], type="filepath", elem_id="sts-file",
-            ),
-            "Tipo de archivo no admitido: sube un .csv, .tsv, .jsonl o .json (sentence1, sentence2, score).",
+        sts_file = gr.File(
+            label="Tu archivo STS (opcional): sentence1, sentence2, score de 0 a 5; hasta 2 MB y 5.000 pares",
+            type="filepath", elem_id="sts-file",
         )  # fmt: skip
         include_hub = gr.Checkbox(label="Incluir stsb_multi_mt es test (necesita el Hub)", value=False)
     gr.Examples([[str(STS_FILES["dev"])]], inputs=[sts_file], label="Ejemplos (los 120 pares de desarrollo)")

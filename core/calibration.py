@@ -156,8 +156,12 @@ READINGS = (
 def describe_similarity(sts_score: float, band: tuple[float, float] | None = None) -> str:
     """A plain-language reading of a score on the 0–5 STS scale, with the range people gave pairs
     with a cosine like it (``StsScale.band``) when it is known and not a point."""
+    from core.text import decimal
+
     text = next(label for threshold, label in READINGS if sts_score >= threshold)
-    reading = f"{sts_score:.1f}/5 · {text}"
+    reading = f"{decimal(sts_score)}/5 · {text}"
     if band is not None and band[1] - band[0] >= 0.5:
-        reading += f" Con un coseno así, las personas puntuaron entre {band[0]:.1f} y {band[1]:.1f}."
+        reading += (
+            f" Con un coseno así, las personas puntuaron entre {decimal(band[0])} y {decimal(band[1])}."
+        )
     return reading

@@ -45,14 +45,15 @@ def ranked_bars(ranked: list[tuple[str, float]]) -> go.Figure:
     figure = go.Figure(
         go.Bar(
             x=scores, y=labels, orientation="h", text=[f"{s:.3f}" for s in scores], customdata=texts,
-            hovertemplate="%{customdata}<br>coseno %{x:.3f}<extra></extra>",
+            hovertemplate="%{customdata}<br>coseno %{x:.3f}<extra></extra>", textposition="outside",
+            cliponaxis=False, textfont={"size": 13},
         )
     )  # fmt: skip
     figure.update_layout(
         template="plotly_white",
         height=120 + 32 * len(ranked),
         xaxis={"title": "similitud coseno", "range": [max(-1.0, low - margin), min(1.0, high + margin / 2)]},
-        margin={"l": 10},
+        margin={"l": 10, "r": 60},
     )
     return figure
 

@@ -34,7 +34,7 @@ from core.index import get_index
 from core.loader import resolve_spec
 from core.search import search, snippet
 from core.similarity import rank_candidates, score_pairs, similarity_matrix
-from core.text import clean_text, thousands
+from core.text import clean_text, decimal, thousands
 
 logger = logging.getLogger(__name__)
 
@@ -327,7 +327,9 @@ def find_duplicates(
          passage_text(items[j])]
         for (score, i, j), sts in zip(pairs, readings, strict=True)
     ]  # fmt: skip
-    summary = f"{thousands(len(pairs))} pares con lectura ≥ {threshold:.1f}/5 (coseno ≥ {cosine:.3f})"
+    summary = (
+        f"{thousands(len(pairs))} pares con lectura ≥ {decimal(threshold)}/5 (coseno ≥ {decimal(cosine, 3)})"
+    )
     summary += f" en {corpus.name}"
     header = ["0–5", "coseno", "id A", "id B", "texto A", "texto B"]
     download = csv_file(f"duplicados-{corpus.name}", header, full)
@@ -417,7 +419,7 @@ def about(corpus: Corpus | None = None) -> str:
         "from gradio_client import Client",
         "",
         f'client = Client("{os.environ.get("SPACE_ID", "<usuario>/<space>")}")  # o la URL de este servidor',
-        "lectura, coseno, por_modelo = client.predict(",
+        "puntuacion, coseno, por_modelo, lectura = client.predict(",
         '    "El Gobierno aprueba los presupuestos", "El Ejecutivo da luz verde a las cuentas",',
         '    api_name="/similarity",',
         ")",

@@ -29,3 +29,8 @@ def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
 def thousands(number: int) -> str:
     """``20000`` as Spanish readers write it: ``20.000``."""
     return f"{number:,}".replace(",", ".")
+
+
+def decimal(number: float, digits: int = 1, sign: bool = False) -> str:
+    """``3.5`` as Spanish readers write it in prose: ``3,5`` (``+0,0123`` with ``sign``)."""
+    return f"{number:{'+' if sign else ''}.{digits}f}".replace(".", ",")

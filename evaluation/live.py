@@ -16,7 +16,7 @@ import numpy as np
 from core import messages
 from core.downloads import csv_file
 from core.errors import InputError
-from core.text import clean_text, thousands
+from core.text import clean_text, decimal, thousands
 from evaluation.datasets import DatasetError, STSDataset, load_sts_dataset
 from evaluation.metrics import evaluate_sts, paired_spearman_difference
 from evaluation.report import scatter_predicted_vs_gold, score_bars
@@ -27,6 +27,8 @@ BUNDLED_TEST = "bundled:test"
 HUB_TEST = "stsb_multi_mt:es:test"
 MAX_STS_BYTES = 2 * 2**20
 MAX_STS_PAIRS = 5000
+SMALL_SET = 30
+DATASET_NAMES = {BUNDLED_TEST: "STS propio (test, 150 pares)", HUB_TEST: "stsb_multi_mt es (test)"}
 STS_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 SCORE_COLUMNS = ("score", "similarity_score", "label", "puntuación", "puntuacion")
 TABLE_COLUMNS = ["modelo", "conjunto", "Spearman", "Pearson", "IC 95 %", "pares", "en caché"]
@@ -44,7 +46,10 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
     """
     if sts_file:
         datasets = [read_visitor_sts(sts_file)]
-        note = f"Tu archivo {datasets[0].name}: {thousands(len(datasets[0].scores))} pares."
+        pairs = len(datasets[0].scores)
+        note = f"Tu archivo {datasets[0].name}: {thousands(pairs)} pares."
+        if pairs < SMALL_SET:
+            note += f" Con menos de {SMALL_SET} pares la correlación varía mucho: mira el intervalo."
     else:
         datasets = [load_sts_dataset(BUNDLED_TEST)]
         note = "Conjunto STS propio del proyecto (150 pares, `assets/sts_es_test.jsonl`)."
@@ -64,6 +69,8 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
         if progress is not None:
             progress(number / len(jobs), desc=f"Evaluando {spec} en {dataset.name}")
         records.append(_evaluate(spec, dataset, own=bool(sts_file) and dataset is datasets[0]))
+    verdict, changed = improvement(specs, datasets[0], records)
+    records = [r | {"dataset": DATASET_NAMES.get(r["dataset"], r["dataset"])} for r in records]
     table = [
         [
             r["model"],
@@ -76,7 +83,6 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
         ]
         for r in records
     ]
-    verdict, changed = improvement(specs, datasets[0], records)
     download = csv_file("evaluacion", TABLE_COLUMNS, table)
     return table, score_bars(records), scatter_predicted_vs_gold(records), note, verdict, changed, download
 
@@ -119,7 +125,8 @@ def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> t
     verdict = (
         f"**¿Mejoró el ajuste?** {answer}\n\n"
         f"Spearman de `{specs[1]}` menos el de `{specs[0]}` en {dataset.name}: "
-        f"**{result['difference']:+.4f}** (IC 95 % [{low:+.4f}, {high:+.4f}], p = {result['p_value']:.3g}; "
+        f"**{decimal(result['difference'], 4, sign=True)}** (IC 95 % [{decimal(low, 4, sign=True)}, "
+        f"{decimal(high, 4, sign=True)}], p = {decimal(result['p_value'], 3)}; "
         f"bootstrap pareado, {thousands(result['n_resamples'])} remuestreos de "
         f"{thousands(result['n'])} pares)."
     )

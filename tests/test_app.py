@@ -129,7 +129,7 @@ def test_cluster_map_by_section_and_by_cluster_with_sentence_and_neighbours(clie
 
 def test_duplicates_on_the_calibrated_scale_with_csv(client):
     table, summary, csv_path = client.predict(0.5, api_name="/duplicates")
-    assert table["data"] and "pares con lectura ≥ 0.5/5 (coseno ≥" in summary
+    assert table["data"] and "pares con lectura ≥ 0,5/5 (coseno ≥" in summary
     assert "historias contadas dos veces" in summary
     assert table["headers"][:2] == ["0–5", "coseno"]
     assert all(row[0] >= 0.5 - 0.01 for row in table["data"])
@@ -142,7 +142,7 @@ def test_duplicates_on_the_calibrated_scale_with_csv(client):
 
 def test_evaluate_is_cached_on_repeat_with_spanish_plots_and_csv(client):
     table, bars, scatter, note, verdict, changed, csv_path = client.predict(None, False, api_name="/evaluate")
-    assert table["data"][0][1] == "bundled:test" and -1 <= table["data"][0][2] <= 1
+    assert table["data"][0][1] == "STS propio (test, 150 pares)" and -1 <= table["data"][0][2] <= 1
     again = client.predict(None, False, api_name="/evaluate")[0]
     assert again["data"][0][-1] == "sí" and again["data"][0][2] == table["data"][0][2]
     assert "Predicción del modelo frente a la referencia" in scatter["plot"]
@@ -223,7 +223,7 @@ def test_huge_texts_and_lone_surrogates_are_served(client):
         ("enorme.csv", b'text\n"' + b"x" * 200_000 + b'"\n', "el CSV no se puede leer"),
         ("anidado.json", b"[" * 100_000 + b"]" * 100_000, "anidado a demasiada profundidad"),
         ("muchas.txt", b"texto\n" * 20_001, "más de 20.000 filas"),
-        ("datos.pdf", b"%PDF-1.4", "Tipo de archivo no admitido"),  # gr.File checks the type first
+        ("datos.pdf", b"%PDF-1.4", "tipo de archivo no admitido; sube un .csv"),
     ],
 )
 def test_bad_uploads_are_refused(client, tmp_path, capfd, name, content, message):
@@ -393,7 +393,7 @@ def test_did_fine_tuning_help_compares_two_models_pair_by_pair(_tiny_model_maste
     table, _, _, _, verdict, changed, _ = evaluate_models(specs)
     difference = table[1][2] - table[0][2]
     assert "¿Mejoró el ajuste?" in verdict and "IC 95 %" in verdict and "p = " in verdict
-    shown = float(re.search(r"\*\*([+-][0-9.]+)\*\*", verdict).group(1))
+    shown = float(re.search(r"\*\*([+-][0-9,]+)\*\*", verdict).group(1).replace(",", "."))
     assert shown == pytest.approx(difference, abs=2e-4)
     assert len(changed) == 10 and all(len(row) == 6 for row in changed)
     moves = [abs(row[5]) for row in changed]

@@ -67,9 +67,9 @@ def test_held_out_error_of_a_model(_tiny_model_master, isolated_cache):
 
 
 def test_reading_words_follow_the_score_with_the_range_people_gave():
-    assert describe_similarity(4.8).startswith("4.8/5 · Casi lo mismo")
+    assert describe_similarity(4.8).startswith("4,8/5 · Casi lo mismo")
     assert "Distintas" in describe_similarity(0.2)
-    assert describe_similarity(2.1, (1.2, 3.9)).endswith("las personas puntuaron entre 1.2 y 3.9.")
+    assert describe_similarity(2.1, (1.2, 3.9)).endswith("las personas puntuaron entre 1,2 y 3,9.")
     assert "puntuaron" not in describe_similarity(5.0, (5.0, 5.0))
 
 

@@ -151,7 +151,9 @@ def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, res
     table, bars, scatter, note, verdict, changed, csv_path = evaluate_models(
         [str(tiny_model_dir)], progress=lambda f, desc: steps.append(desc)
     )
-    assert [row[:2] for row in table] == [[str(tiny_model_dir), "bundled:test"]] and table[0][5] == 150
+    assert [row[:2] for row in table] == [[str(tiny_model_dir), "STS propio (test, 150 pares)"]] and table[0][
+        5
+    ] == 150
     assert bars.data and scatter.data and "150 pares" in note and steps
     again = evaluate_models([str(tiny_model_dir)])[0]
     assert again[0][-1] == "sí" and again[0][2] == table[0][2]  # read back from the results cache
