@@ -171,3 +171,15 @@ def test_warm_up_fills_the_cache_for_the_first_visitor(tiny_app):
     key = embedding_key(handle, corpus)
     assert CACHE.peek(("embeddings", key)) is not None and CACHE.peek(("umap", f"{key}-2d")) is not None
     assert list((tiny_app / "embeddings").glob(f"{key}.npy"))  # the served corpus is kept on disk
+
+
+def test_a_first_visitor_is_told_the_model_is_loading(monkeypatch):
+    import app
+
+    monkeypatch.setitem(service._warm_up, "state", "running")
+    assert "Cargando el modelo" in service.loading_message()
+    line, timer = app.loading_state()
+    assert line["visible"] is True and timer.active is True
+    monkeypatch.setitem(service._warm_up, "state", "done")
+    line, timer = app.loading_state()
+    assert service.loading_message() is None and line["visible"] is False and timer.active is False
