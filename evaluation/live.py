@@ -58,8 +58,8 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
         if reason is None:
             try:
                 datasets.append(load_sts_dataset(HUB_TEST))
-            except DatasetError:
-                logger.info("stsb_multi_mt could not be loaded", exc_info=True)
+            except DatasetError as err:
+                logger.warning("stsb_multi_mt could not be loaded: %s", err)
                 reason = "no se pudo descargar del Hub"
         if reason is not None:
             note += f" stsb_multi_mt no está disponible: {reason}."
