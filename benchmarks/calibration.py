@@ -100,7 +100,7 @@ def _row(name: str, f: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.calibration", description=__doc__.split("\n\n")[0]
+        allow_abbrev=False, prog="python -m benchmarks.calibration", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--model", default=None, help="model spec (default: $MODEL_ID, else the built-in model)"

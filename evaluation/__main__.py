@@ -30,14 +30,19 @@ from evaluation.runner import run_retrieval, run_sts
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m evaluation",
         description="Evaluate sentence-embedding models on Spanish STS and news retrieval.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("Examples::", 1)[1],
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{sts,retrieval}")
-    sts = commands.add_parser("sts", help="semantic textual similarity: Spearman/Pearson with a bootstrap CI")
-    retrieval = commands.add_parser("retrieval", help="headline -> body retrieval: MRR@10, nDCG@10, recall")
+    sts = commands.add_parser(
+        "sts", allow_abbrev=False, help="semantic textual similarity: Spearman/Pearson with a bootstrap CI"
+    )
+    retrieval = commands.add_parser(
+        "retrieval", allow_abbrev=False, help="headline -> body retrieval: MRR@10, nDCG@10, recall"
+    )
     for sub, specs in ((sts, STS_SPECS), (retrieval, RETRIEVAL_SPECS)):
         sub.add_argument(
             "--model",

@@ -466,7 +466,9 @@ def save_results(results: dict, output: Path, table: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evaluation bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, prog="python -m evaluation bench", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--model", default=None, help="model spec (default: $MODEL_ID, else the built-in model)"
     )

@@ -234,7 +234,7 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, LossArguments, RunArguments, 
 
 
 def build_parser() -> HfArgumentParser:
-    parser = HfArgumentParser(ARGUMENT_CLASSES, prog="python -m trainer train")
+    parser = HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False, prog="python -m trainer train")
     parser.description = "Fine-tune a sentence-embedding model on Spanish news pairs."
     parser.add_argument(
         "--config", type=Path, default=None, help="A YAML or JSON file of arguments; flags given here win."

@@ -31,6 +31,7 @@ class InputError(ValueError):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m trainer predict",
         description="Score the cosine similarity of sentence pairs, or embed sentences, with a model.",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -348,10 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    parser = HfArgumentParser(PrepareArguments, prog="python -m trainer prepare")
+    parser = HfArgumentParser(PrepareArguments, allow_abbrev=False, prog="python -m trainer prepare")
     parser.description = __doc__.split("\n\n")[0]
     try:
-        (args,) = parser.parse_args_into_dataclasses(argv)
+        args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)
+        if unknown:  # argparse's own message and exit code 2, not a ValueError traceback
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         output_dir = Path(args.output_dir)
         if output_dir.exists() and any(output_dir.iterdir()) and not args.overwrite:
             raise PrepareError(

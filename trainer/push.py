@@ -38,7 +38,9 @@ class PushError(ValueError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trainer push", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, prog="python -m trainer push", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--model", required=True, help="model folder (e.g. runs/demo/final) or model.tar.gz")
     parser.add_argument("--repo_id", required=True, help="Hub repository, as org/name or user/name")
     parser.add_argument("--private", action="store_true", help="create the repository as private")

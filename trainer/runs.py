@@ -59,7 +59,9 @@ def _fmt(value, digits: int = 4) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer runs", description=__doc__.split("\n")[0][2:])
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, prog="python -m trainer runs", description=__doc__.split("\n")[0][2:]
+    )
     parser.add_argument(
         "--root", type=Path, default=Path("runs"), help="folder to search for runs (default: runs)"
     )

@@ -1,0 +1,33 @@
+"""Every command line refuses an abbreviated flag: ``--num_train_epoch 3`` must not quietly become
+``--num_train_epochs``, nor ``--save_step 7`` some other ``--save_steps*`` flag."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("module", "argv"),
+    [
+        ("trainer.__main__", ["train", "--num_train_epoch", "3"]),
+        ("trainer.__main__", ["train", "--save_step", "7"]),
+        ("trainer.__main__", ["prepare", "--output_dir", "x", "--max_pair", "3"]),
+        ("trainer.__main__", ["predict", "--mod", "builtin:multilingual-e5-small", "a", "b"]),
+        ("trainer.__main__", ["push", "--model", "m", "--repo_id", "a/b", "--priv"]),
+        ("trainer.__main__", ["runs", "--roo", "runs"]),
+        ("trainer.__main__", ["sagemaker", "--role", "r", "--instance", "ml.g5.xlarge"]),
+        ("evaluation.__main__", ["sts", "--mod", "builtin:multilingual-e5-small"]),
+        ("evaluation.__main__", ["retrieval", "--lim", "3"]),
+        ("evaluation.__main__", ["bench", "--qui"]),
+        ("benchmarks.calibration", ["--mod", "x"]),
+        ("benchmarks.visitors", ["--qui"]),
+    ],
+)
+def test_an_abbreviated_flag_is_refused(module, argv, capsys):
+    import importlib
+
+    main = importlib.import_module(module).main
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
