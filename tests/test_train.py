@@ -80,6 +80,8 @@ def test_runs_lists_the_run_with_metrics(finished_run, capsys):
     assert runs_main(["--root", str(output.parent), "--experiment", "tests"]) == 0
     table = capsys.readouterr().out
     assert str(output) in table and f"{record['metrics']['sts-test_spearman_cosine']:.4f}" in table
+    assert (output / "final" / "run.json").is_file()  # the copy that travels with the model…
+    assert table.count(f"{record['metrics']['sts-test_spearman_cosine']:.4f}") == 1  # …is not a second run
     assert runs_main(["--root", str(output.parent), "--experiment", "other"]) == 0
     assert "No runs of experiment 'other'" in capsys.readouterr().out
 

@@ -11,9 +11,14 @@ SORT_KEYS = ("sts-test_spearman_cosine", "retrieval-test_cosine_mrr@10")
 
 
 def find_runs(root: Path, experiment: str | None = None) -> list[dict]:
-    """Every ``run.json`` under ``root`` (any depth), optionally of one experiment."""
+    """Every run under ``root`` (any depth), optionally of one experiment: a ``run.json`` that is not
+    inside another run's folder (the copy that travels with ``final/`` is the same run)."""
     runs = []
-    for path in sorted(root.rglob("run.json")):
+    paths = sorted(root.rglob("run.json"))
+    folders = {path.parent for path in paths}
+    for path in paths:
+        if any(parent in folders for parent in path.parent.parents):
+            continue
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
