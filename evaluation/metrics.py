@@ -32,7 +32,7 @@ class _RecordingSTSEvaluator(EmbeddingSimilarityEvaluator):
 def bootstrap_spearman_ci(
     predicted, gold, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of Spearman's rho, resampling pairs.
+    """BCa bootstrap confidence interval of Spearman's rho, resampling pairs (``scipy.stats.bootstrap``).
 
     Args:
         predicted: Model similarities, one per pair.
@@ -45,23 +45,19 @@ def bootstrap_spearman_ci(
         The lower and upper bounds.
     """
     predicted, gold = np.asarray(predicted, dtype=float), np.asarray(gold, dtype=float)
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
-    rhos = spearman_rows(predicted[index], gold[index])
-    rhos = rhos[np.isfinite(rhos)]
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(rhos, tail)), float(np.percentile(rhos, 100 - tail))
+    result = _paired_bootstrap(lambda p, g: spearman_rows(p, g), (predicted, gold), n_resamples, seed, level)
+    return result["ci"][0], result["ci"][1]
 
 
 def spearman_rows(predicted: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row of ``predicted`` with the same row of ``gold`` (NaN for a constant row)."""
-    rank_p = rankdata(predicted, axis=1)
-    rank_g = rankdata(gold, axis=1)
-    rank_p -= rank_p.mean(axis=1, keepdims=True)
-    rank_g -= rank_g.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((rank_p**2).sum(axis=1) * (rank_g**2).sum(axis=1))
+    """Spearman's rho along the last axis of ``predicted`` and ``gold`` (NaN where one is constant)."""
+    rank_p = rankdata(predicted, axis=-1)
+    rank_g = rankdata(gold, axis=-1)
+    rank_p -= rank_p.mean(axis=-1, keepdims=True)
+    rank_g -= rank_g.mean(axis=-1, keepdims=True)
+    denominator = np.sqrt((rank_p**2).sum(axis=-1) * (rank_g**2).sum(axis=-1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (rank_p * rank_g).sum(axis=1) / denominator
+        return (rank_p * rank_g).sum(axis=-1) / denominator
 
 
 def paired_spearman_difference(
@@ -79,28 +75,80 @@ def paired_spearman_difference(
         gold: Gold scores, one per pair.
 
     Returns:
-        ``difference`` (second − first), ``ci`` (percentile interval at ``level``), ``p_value``
-        (two-sided: twice the share of resamples on the far side of zero, at least 1 / resamples),
-        ``first`` and ``second`` (each model's Spearman), ``n`` and ``n_resamples``.
+        ``difference`` (second − first), ``ci`` (BCa interval at ``level``), ``p_value`` (two-sided:
+        twice the share of resamples on the far side of zero, at least 1 / resamples), ``first`` and
+        ``second`` (each model's Spearman), ``n`` and ``n_resamples``.
     """
     first, second, gold = (np.asarray(x, dtype=float) for x in (first, second, gold))
     if not len(gold) == len(first) == len(second):
         raise ValueError("first, second and gold must have one value per pair each")
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
-    differences = spearman_rows(second[index], gold[index]) - spearman_rows(first[index], gold[index])
-    differences = differences[np.isfinite(differences)]
-    rho_first, rho_second = (float(spearman_rows(x[None], gold[None])[0]) for x in (first, second))
-    tail = (1 - level) / 2 * 100
-    far_side = min((differences <= 0).mean(), (differences >= 0).mean())
+    result = _paired_bootstrap(
+        lambda a, b, g: spearman_rows(b, g) - spearman_rows(a, g),
+        (first, second, gold),
+        n_resamples,
+        seed,
+        level,
+    )
+    rho_first, rho_second = (float(spearman_rows(x, gold)) for x in (first, second))
     return {
         "difference": rho_second - rho_first,
-        "ci": [float(np.percentile(differences, tail)), float(np.percentile(differences, 100 - tail))],
-        "p_value": float(min(1.0, max(2 * far_side, 1 / len(differences)))),
+        "ci": result["ci"],
+        "p_value": result["p_value"],
         "first": rho_first,
         "second": rho_second,
         "n": len(gold),
-        "n_resamples": len(differences),
+        "n_resamples": result["n_resamples"],
+    }
+
+
+def paired_mean_difference(
+    first, second, n_resamples: int = 2000, seed: int = 0, level: float = 0.95
+) -> dict:
+    """Mean of ``second − first`` over paired per-item scores (e.g. each query's reciprocal rank), with
+    a BCa bootstrap interval and a two-sided p-value as in ``paired_spearman_difference``."""
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    if len(first) != len(second):
+        raise ValueError("first and second must have one value per item each")
+    result = _paired_bootstrap(lambda a, b: (b - a).mean(axis=-1), (first, second), n_resamples, seed, level)
+    return {
+        "difference": float((second - first).mean()),
+        "ci": result["ci"],
+        "p_value": result["p_value"],
+        "first": float(first.mean()),
+        "second": float(second.mean()),
+        "n": len(first),
+        "n_resamples": result["n_resamples"],
+    }
+
+
+def _paired_bootstrap(statistic, samples: tuple, n_resamples: int, seed: int, level: float) -> dict:
+    """``scipy.stats.bootstrap`` with paired resampling and BCa intervals (the percentile interval
+    where BCa is undefined, e.g. a statistic that never varies), plus a two-sided bootstrap p-value."""
+    import warnings
+
+    from scipy.stats import bootstrap
+
+    def vectorised(*arrays, axis=-1):
+        return statistic(*(np.moveaxis(x, axis, -1) for x in arrays))
+
+    kwargs = {"paired": True, "vectorized": True, "n_resamples": n_resamples, "confidence_level": level}
+    kwargs["batch"] = 50  # resamples (and jackknife samples) per call: bounded memory for 5,000 pairs
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore")  # scipy warns when BCa degenerates; the percentile one follows
+        result = bootstrap(samples, vectorised, method="BCa", rng=np.random.default_rng(seed), **kwargs)
+        low, high = result.confidence_interval
+        if not (np.isfinite(low) and np.isfinite(high)):
+            result = bootstrap(
+                samples, vectorised, method="percentile", rng=np.random.default_rng(seed), **kwargs
+            )
+            low, high = result.confidence_interval
+    distribution = np.asarray(result.bootstrap_distribution, dtype=float)
+    distribution = distribution[np.isfinite(distribution)]
+    far_side = min((distribution <= 0).mean(), (distribution >= 0).mean()) if len(distribution) else 1.0
+    return {
+        "ci": [float(low), float(high)],
+        "p_value": float(min(1.0, max(2 * far_side, 1 / max(1, len(distribution))))),
+        "n_resamples": len(distribution),
     }
 
 
