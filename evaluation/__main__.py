@@ -1,4 +1,5 @@
-"""``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET`` (and ``bench``).
+"""``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET`` (and
+``compare``, ``bench``).
 
 Examples::
 
@@ -82,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         from evaluation.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["compare"]:  # its own parser: is B better than A, pair by pair
+        from evaluation.compare import main as compare_main
+
+        return compare_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

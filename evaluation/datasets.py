@@ -17,6 +17,9 @@ from core.fingerprint import data_fingerprint
 
 STS_SPECS = ("bundled:test", "bundled:dev", "stsb_multi_mt:es:test", "stsb_multi_mt:es:dev")
 RETRIEVAL_SPECS = ("bundled", "cc-news-es:test", "mlsum:es:test")
+RETRIEVAL_FILE_SUFFIXES = (".jsonl", ".csv", ".tsv")
+# (query column, passage column) pairs a local retrieval file may use, in order of preference
+RETRIEVAL_COLUMNS = (("query", "positive"), ("title", "body"), ("title", "text"), ("output_text", "text"))
 SCORE_COLUMNS = ("score", "similarity_score", "label")
 _CC_NEWS_FILES = {
     "train": "train.jsonl",
@@ -137,6 +140,10 @@ def load_retrieval_dataset(spec: str, limit: int | None = None) -> RetrievalData
     """Headlines as queries, bodies as the corpus. ``limit`` keeps the first N pairs."""
     if spec == "bundled":
         return _bundled_retrieval(limit)
+    path = Path(spec).expanduser()
+    if path.suffix.lower() in RETRIEVAL_FILE_SUFFIXES:
+        queries, passages = zip(*_retrieval_file_pairs(path), strict=True)
+        return _pairs_retrieval(path.name, queries, passages, limit)
     parts = spec.split(":")
     try:
         if parts[0] == "cc-news-es" and len(parts) == 2:
@@ -188,4 +195,67 @@ def _pairs_retrieval(name: str, titles, bodies, limit: int | None) -> RetrievalD
         queries={f"q{i}": t for i, t in enumerate(titles)},
         corpus={f"d{i}": b for i, b in enumerate(bodies)},
         relevant={f"q{i}": {f"d{i}"} for i in range(len(titles))},
+    )
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path} is not UTF-8 text; save it as UTF-8.") from err
+    if path.suffix.lower() == ".jsonl":
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path}: line {err.lineno} is not valid JSON.") from err
+    else:
+        rows = list(
+            csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        )
+    if not rows or not all(isinstance(row, dict) for row in rows):
+        raise DatasetError(f"{path} has no rows of named columns.")
+    return rows
+
+
+def _retrieval_file_pairs(path: Path) -> list[tuple[str, str]]:
+    """(query, relevant passage) pairs of a local JSONL / CSV / TSV file: news items (``title``,
+    ``body``) or explicit pairs (``query``, ``positive``)."""
+    rows = _read_rows(path)
+    columns = set(rows[0])
+    names = next((pair for pair in RETRIEVAL_COLUMNS if set(pair) <= columns), None)
+    if names is None:
+        raise DatasetError(
+            f"{path} needs columns query and positive, or title and body; "
+            f"it has: {', '.join(sorted(columns))}."
+        )
+    pairs = [(str(row[names[0]] or "").strip(), str(row[names[1]] or "").strip()) for row in rows]
+    pairs = [(query, passage) for query, passage in pairs if query and passage]
+    if not pairs:
+        raise DatasetError(f"{path} has no row with both {names[0]} and {names[1]}.")
+    return pairs
+
+
+def with_distractors(dataset: RetrievalDataset, spec: str | None) -> RetrievalDataset:
+    """``dataset`` with extra passages that answer no query: ``bundled`` (the bundled news bodies) or a
+    local JSONL / CSV / TSV file (column ``body``, ``text``, ``passage`` or ``positive``)."""
+    if not spec:
+        return dataset
+    if spec == "bundled":
+        texts = [item["body"] for item in load_news()]
+    else:
+        path = Path(spec).expanduser()
+        rows = _read_rows(path)
+        column = next((c for c in ("body", "text", "passage", "positive") if c in rows[0]), None)
+        if column is None:
+            raise DatasetError(f"{path} needs a body, text, passage or positive column for its distractors.")
+        texts = [str(row[column] or "").strip() for row in rows]
+    present = set(dataset.corpus.values())
+    extra = {f"distractor{i}": text for i, text in enumerate(texts) if text and text not in present}
+    return RetrievalDataset(
+        name=f"{dataset.name}+{Path(spec).name if spec != 'bundled' else 'bundled'}",
+        queries=dataset.queries,
+        corpus=dataset.corpus | extra,
+        relevant=dataset.relevant,
     )

@@ -223,6 +223,32 @@ def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32) -
     }
 
 
+def reciprocal_ranks(model, dataset: RetrievalDataset, k: int = 10, batch_size: int = 32) -> list[float]:
+    """Each query's reciprocal rank of its best relevant passage within the top ``k`` (0 beyond), with
+    the model's prompts as in ``evaluate_retrieval``: the per-query scores behind MRR@k, so that two
+    models can be compared query by query."""
+    import torch
+
+    document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
+    query_prompt = "query" if "query" in model.prompts else None
+    query_ids, corpus_ids = list(dataset.queries), list(dataset.corpus)
+    queries = model.encode(
+        [dataset.queries[q] for q in query_ids], prompt_name=query_prompt, batch_size=batch_size,
+        convert_to_tensor=True, normalize_embeddings=True,
+    )  # fmt: skip
+    passages = model.encode(
+        [dataset.corpus[c] for c in corpus_ids], prompt_name=document_prompt, batch_size=batch_size,
+        convert_to_tensor=True, normalize_embeddings=True,
+    )  # fmt: skip
+    top = torch.topk(queries @ passages.T, min(k, len(corpus_ids)), dim=1).indices.tolist()
+    ranks = []
+    for query, found in zip(query_ids, top, strict=True):
+        relevant = dataset.relevant.get(query, set())
+        hit = next((rank for rank, index in enumerate(found, start=1) if corpus_ids[index] in relevant), None)
+        ranks.append(1.0 / hit if hit else 0.0)
+    return ranks
+
+
 def _cosine(a, b):
     from sentence_transformers.util import cos_sim
 
