@@ -53,7 +53,9 @@ def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir, isolated_c
     fp32 = rows[0]
     assert fp32["speedup_batch64"] == 1.0 and fp32["mean_cosine_to_fp32"] == pytest.approx(1.0, abs=1e-5)
     assert fp32["meets_quality_bar"]
-    assert all(-1 <= row["mean_cosine_to_fp32"] <= 1.01 for row in rows)  # a random tiny model: any agreement
+    # every variant encodes the same thing (measured here: 1.0 for int8, 1.0007 for bf16, whose rounding
+    # can push a cosine just past 1); a broken variant (wrong weights, wrong pooling) lands far below
+    assert all(0.95 < row["mean_cosine_to_fp32"] <= 1.01 for row in rows), rows
     assert all(row["runs_batch64"] >= 1 and row["best_sentences_per_s_batch64"] > 0 for row in rows)
     table = markdown({"encoding": rows, "search": [], "umap": [], "machine": machine(), "date": "2026-11-26"})
     assert table.startswith("2026-11-26 · ") and " CPUs · flags: " in table

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from sentence_transformers import SentenceTransformer
 
 from core.paths import PROJECT_ROOT
 from trainer.arguments import ConfigError, parse_train_args
@@ -52,9 +53,18 @@ def test_run_writes_final_metrics_and_record(finished_run):
     assert (output / "final" / "modules.json").is_file()
     assert (output / "final" / "README.md").read_text().startswith("---")  # generated model card
     metrics = json.loads((output / "metrics.json").read_text())
-    for split in ("test", "baseline_test"):
+    # the recorded figures are the models' own: evaluating them again gives the same numbers
+    from evaluation.datasets import load_sts_dataset
+    from evaluation.metrics import evaluate_sts
+
+    dataset = load_sts_dataset("bundled:test")
+    for split, model_dir in (("test", output / "final"), ("baseline_test", record["model"])):
+        again = evaluate_sts(SentenceTransformer(str(model_dir), device="cpu"), dataset, n_resamples=100)
+        assert metrics[split]["sts-test_spearman_cosine"] == pytest.approx(
+            again["metrics"]["spearman_cosine"], abs=1e-3
+        )
         assert 0 <= metrics[split]["retrieval-test_cosine_mrr@10"] <= 1
-        assert -1 <= metrics[split]["sts-test_spearman_cosine"] <= 1
+    assert metrics["test"] != metrics["baseline_test"]  # training changed the model
     assert metrics["best_checkpoint"].endswith(("checkpoint-3", "checkpoint-6"))
     run = json.loads((output / "run.json").read_text())
     assert run["config"]["loss"] == "mnrl" and run["config"]["learning_rate"] == 2e-5
@@ -66,7 +76,9 @@ def test_final_model_loads_in_predict(finished_run, capsys):
 
     output, _ = finished_run
     assert predict_main(["--model", str(output / "final"), "Sube el paro", "Baja el desempleo"]) == 0
-    assert -1 <= float(capsys.readouterr().out) <= 1
+    model = SentenceTransformer(str(output / "final"), device="cpu")
+    a, b = model.encode(["Sube el paro", "Baja el desempleo"], normalize_embeddings=True)
+    assert float(capsys.readouterr().out) == pytest.approx(float(a @ b), abs=1e-3)
 
 
 def test_finished_run_is_not_overwritten(finished_run, capsys):
