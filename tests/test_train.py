@@ -104,6 +104,8 @@ def test_checkpoint_validation_skips_half_written(finished_run, tmp_path):
     assert good is not None and checkpoint_problem(good) is None
     work = tmp_path / "out"
     shutil.copytree(good, work / good.name)
+    state = work / good.name / "trainer_state.json"  # a run still under way: its last step is ahead
+    state.write_text(json.dumps(json.loads(state.read_text()) | {"max_steps": 10_000}))
     for name, damage in [
         ("optimizer.pt", "truncate"),
         ("model.safetensors", "truncate"),
@@ -125,6 +127,29 @@ def test_checkpoint_validation_skips_half_written(finished_run, tmp_path):
         assert last_complete_checkpoint(work) == work / good.name
         assert plan_output_dir(work, None, overwrite=False) == work / good.name
         shutil.rmtree(broken)
+
+
+def test_a_finished_runs_checkpoints_are_not_silently_resumed(finished_run, tmp_path):
+    output, record = finished_run
+    work = tmp_path / "reused"
+    final_checkpoint = output / f"checkpoint-{record['global_step']}"
+    shutil.copytree(final_checkpoint, work / final_checkpoint.name)  # final/ and metrics.json gone
+    with pytest.raises(OutputDirError, match="already finished training .checkpoint-6, step 6 of 6."):
+        plan_output_dir(work, None, overwrite=False)
+    asked = plan_output_dir(work, str(work / final_checkpoint.name), overwrite=False)
+    assert asked == work / final_checkpoint.name  # continuing it on purpose stays possible
+    assert plan_output_dir(work, None, overwrite=True) is None
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path):
+    """Killed after its first evaluation (the evaluators' CSVs in eval/) but before any checkpoint: a
+    spot restart must start again, not fail on a folder it wrote itself."""
+    run = tmp_path / "run"
+    for folder in ("data", "eval", "trackio"):
+        (run / folder).mkdir(parents=True)
+    (run / "eval" / "similarity_evaluation_sts-dev_results.csv").write_text("epoch,steps\n")
+    (run / "run.json").write_text("{}")
+    assert plan_output_dir(run, None, overwrite=False) is None
 
 
 def test_output_dir_rules(tmp_path):

@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # What a run writes before its first checkpoint; a folder holding only these may start afresh.
-PRE_CHECKPOINT_FILES = {"data", "run.json", "trackio"}
-RUN_OUTPUTS = ("final", "metrics.json", "run.json", "data")
+# what a run writes before its first checkpoint: prepared data, its record, tracking, the evaluators' CSVs
+PRE_CHECKPOINT_FILES = {"data", "run.json", "trackio", "eval"}
+RUN_OUTPUTS = ("final", "metrics.json", "run.json", "data", "eval")
 _TORCH_FILES = ("optimizer.pt", "scheduler.pt")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
@@ -119,6 +120,12 @@ def plan_output_dir(output_dir: Path, resume_from_checkpoint: str | None, overwr
             f"{output_dir} holds a finished run; choose another --output_dir or pass --overwrite_output_dir."
         )
     latest = last_complete_checkpoint(output_dir)
+    if latest is not None and (done := _finished_at(latest)):
+        raise OutputDirError(
+            f"{output_dir} holds the checkpoints of a run that already finished training ({latest.name}, "
+            f"step {done} of {done}); choose another --output_dir, pass --overwrite_output_dir to start "
+            f"again, or --resume_from_checkpoint {latest} to continue that run on purpose."
+        )
     if latest is not None:
         logger.info("Resuming from the latest complete checkpoint %s", latest)
         _check_writable(output_dir)
@@ -135,6 +142,18 @@ def plan_output_dir(output_dir: Path, resume_from_checkpoint: str | None, overwr
         )
     _check_writable(output_dir)
     return None
+
+
+def _finished_at(checkpoint: Path) -> int | None:
+    """The step a checkpoint's training ended at, if it was saved at the run's last step."""
+    import json
+
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    step, last = state.get("global_step"), state.get("max_steps")
+    return step if isinstance(step, int) and isinstance(last, int) and last > 0 and step >= last else None
 
 
 def _clear_run(output_dir: Path) -> None:
