@@ -323,6 +323,10 @@ def test_ready_configs_parse(tmp_path):
     offline = parse_train_args(["--config", str(PROJECT_ROOT / "trainer/configs/offline.yaml")])
     assert offline[0].model_name_or_path == "builtin:multilingual-e5-small"
     assert offline[-1].report_to == ["trackio"]
+    from core.builtin import E5_PROMPTS
+
+    # trained with the prompts it is served with: headlines as queries, bodies as passages
+    assert offline[-1].prompts == {"anchor": E5_PROMPTS["query"], "positive": E5_PROMPTS["document"]}
     gpu_recipe = PROJECT_ROOT / "trainer/configs/bertin-cc-news.yaml"
     bertin = parse_train_args(["--config", str(gpu_recipe), "--bf16", "false"])  # bf16 needs a GPU
     assert bertin[0].model_name_or_path == "bertin-project/bertin-roberta-base-spanish"
