@@ -406,3 +406,42 @@ def test_two_process_gloo_training_saves_once(_tiny_model_master, tmp_path):
         line for line in done.stdout.splitlines() if line.startswith("metric: test_sts-test_spearman_cosine=")
     ]
     assert len(test_lines) == 1  # metric lines come from the main process only
+
+
+def test_hard_negatives_are_mined_with_the_base_model_and_its_prompts(_tiny_model_master):
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    from core.data import load_news
+    from trainer.train import add_hard_negatives
+
+    news = load_news()[:60]
+    train_split = Dataset.from_dict(
+        {"anchor": [n["title"] for n in news], "positive": [n["body"] for n in news]}
+    )
+    model = SentenceTransformer(str(_tiny_model_master), device="cpu")
+    args = SimpleNamespace(per_device_eval_batch_size=16, prompts={"anchor": "q: ", "positive": "p: "})
+    mined = add_hard_negatives(model, train_split, 2, args, relative_margin=None)  # a random model: no margin
+    assert mined.column_names == ["anchor", "positive", "negative_1", "negative_2"] and len(mined) > 0
+    bodies = {n["body"] for n in news}
+    for row in mined:
+        assert row["negative_1"] in bodies and row["negative_1"] != row["positive"]  # another story's body
+        assert row["negative_2"] not in (row["positive"], row["negative_1"])
+    assert args.prompts == {"anchor": "q: ", "positive": "p: ", "negative_1": "p: ", "negative_2": "p: "}
+
+
+def test_hard_negatives_are_refused_when_none_can_be_found_or_below_zero(_tiny_model_master, tmp_path):
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    from trainer.train import add_hard_negatives
+
+    model = SentenceTransformer(str(_tiny_model_master), device="cpu")
+    same = Dataset.from_dict({"anchor": ["Sube el paro"] * 4, "positive": ["El paro sube en marzo"] * 4})
+    args = SimpleNamespace(per_device_eval_batch_size=16, prompts=None)
+    with pytest.raises(ConfigError, match="too small or too uniform for --hard_negatives"):
+        add_hard_negatives(model, same, 1, args)
+    with pytest.raises(ConfigError, match="--hard_negatives must be 0 or more"):
+        parse_train_args(_flags(_tiny_model_master, tmp_path / "a", "--hard_negatives", "-1"))

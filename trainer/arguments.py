@@ -99,8 +99,19 @@ class DataArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use at most this many training pairs (for quick runs)."}
     )
+    hard_negatives: int = field(
+        default=0,
+        metadata={
+            "help": "Mine this many hard negatives per training pair with the base model "
+            "(sentence_transformers.util.mine_hard_negatives: the most similar other bodies, but none "
+            "within 5%% of the pair's own score, which are likely retellings of the same story); mnrl and "
+            "cached-mnrl then use them beside the in-batch negatives. 0: in-batch negatives only."
+        },
+    )
 
     def __post_init__(self):
+        if self.hard_negatives < 0:
+            raise ConfigError(f"--hard_negatives must be 0 or more, not {self.hard_negatives}.")
         if self.sts_source not in STS_SOURCES:
             raise ConfigError(
                 f"--sts_source {self.sts_source!r} is unknown; choose one of {', '.join(STS_SOURCES)}."

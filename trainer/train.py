@@ -101,6 +101,32 @@ def build_loss(model, loss_args, train_columns: list[str]):
     return loss
 
 
+def add_hard_negatives(model, train, count: int, training_args, relative_margin: float | None = 0.05):
+    """``train`` with ``count`` mined negative bodies per (anchor, positive) pair, from the other bodies
+    of the split, encoded by the base model with its prompts; the negatives get the positive's prompt.
+    Pairs without enough bodies below ``relative_margin`` of their own score are dropped."""
+    from sentence_transformers.util import mine_hard_negatives
+
+    document = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
+    mined = mine_hard_negatives(
+        train, model, anchor_column_name="anchor", positive_column_name="positive", num_negatives=count,
+        relative_margin=relative_margin, sampling_strategy="top", output_format="n-tuple",
+        query_prompt_name="query" if "query" in model.prompts else None, corpus_prompt_name=document,
+        batch_size=training_args.per_device_eval_batch_size, verbose=False,
+    )  # fmt: skip
+    if len(mined) == 0:
+        raise ConfigError(
+            f"No training pair has {count} other bodies clearly less similar than its own: the corpus is too "
+            "small or too uniform for --hard_negatives; lower it or set it to 0."
+        )
+    prompts = training_args.prompts
+    if isinstance(prompts, dict) and "positive" in prompts:
+        negatives = [name for name in mined.column_names if name.startswith("negative")]
+        training_args.prompts = prompts | dict.fromkeys(negatives, prompts["positive"])
+    logger.info("Mined %d hard negative(s) for %d of %d training pairs", count, len(mined), len(train))
+    return mined
+
+
 # 5. Evaluators -------------------------------------------------------------------------------------
 def sts_pairs(source: str, split: str) -> tuple[list[dict], str]:
     if source == "bundled":
@@ -206,6 +232,10 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     previous = read_json(output_dir / "run.json") if resume else {}
     model = build_model(model_args)  # 2
     splits = load_training_data(data_args, model_args.model_name_or_path, output_dir, is_main)  # 3
+    if data_args.hard_negatives:
+        if loss_args.loss == "cosent":
+            raise ConfigError("--hard_negatives is for --loss mnrl or cached-mnrl, not cosent.")
+        splits["train"] = add_hard_negatives(model, splits["train"], data_args.hard_negatives, training_args)
     loss = build_loss(model, loss_args, splits["train"].column_names)  # 4
     batch = training_args.per_device_eval_batch_size
     dev_evaluator, test_evaluator, sources = build_evaluators(model, splits, data_args, batch)  # 5
