@@ -20,6 +20,7 @@ from core.paths import PROJECT_ROOT
 from trainer.arguments import ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, checkpoint_problem, last_complete_checkpoint, plan_output_dir
 from trainer.runs import main as runs_main
+from trainer.sagemaker import ENTRY_SCRIPT, REQUIREMENTS
 from trainer.tracking import METRIC_LINE, metric_regex
 from trainer.train import main as train_main
 from trainer.train import train
@@ -238,16 +239,19 @@ def _final_checkpoint(output: Path) -> Path:
 
 
 def test_kill_and_resume_matches_uninterrupted_run(_tiny_model_master, tmp_path):
-    """SIGKILL a real training process mid-way, resume it, and compare with an uninterrupted run."""
+    """SIGKILL a real training process mid-way, resume it, and compare with an uninterrupted run; trackio
+    holds each step once, on the trainer's global step, and run.json counts the time of both attempts."""
     flags = _flags(
         _tiny_model_master, "OUT", "--max_train_samples", "400", "--num_train_epochs", "3",
-        "--evaluate_before_training", "false", "--save_total_limit", "10",
+        "--evaluate_before_training", "false", "--save_total_limit", "10", "--run_name", "NAME",
     )  # fmt: skip
+    flags[flags.index("--report_to") + 1] = "trackio"
     command = [sys.executable, "-m", "trainer", "train", *flags]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRACKIO_DIR": str(tmp_path / "trackio")}
 
     def run(output, **kwargs):
-        args = [str(output) if part == "OUT" else part for part in command]
+        names = {"OUT": str(output), "NAME": output.name}
+        args = [names.get(part, part) for part in command]
         return subprocess.Popen(
             args,
             cwd=PROJECT_ROOT,
@@ -274,6 +278,8 @@ def test_kill_and_resume_matches_uninterrupted_run(_tiny_model_master, tmp_path)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert not (interrupted / "final").exists() and not (interrupted / "metrics.json").exists()
+    first_attempt = json.loads((interrupted / "run.json").read_text())
+    assert first_attempt["status"] == "running" and first_attempt["seconds"] > 0
 
     out, _ = run(interrupted).communicate(timeout=600)
     assert "Resuming from the latest complete checkpoint" in out, out[-2000:]
@@ -283,6 +289,23 @@ def test_kill_and_resume_matches_uninterrupted_run(_tiny_model_master, tmp_path)
     assert resumed_metrics["global_step"] == ref_metrics["global_step"]
     assert _optimizer_steps(_final_checkpoint(interrupted)) == _optimizer_steps(_final_checkpoint(reference))
     assert zipfile.is_zipfile(_final_checkpoint(interrupted) / "optimizer.pt")
+    record = json.loads((interrupted / "run.json").read_text())
+    assert record["attempts"] == 2 and json.loads((reference / "run.json").read_text())["attempts"] == 1
+    assert record["seconds"] >= first_attempt["seconds"] + resumed_metrics["train_runtime_s"]
+
+    def logged(run_name):
+        read = (
+            "import json; from trackio.sqlite_storage import SQLiteStorage as S; "
+            f"print(json.dumps(S.get_logs('tests', {run_name!r})))"
+        )
+        done = subprocess.run([sys.executable, "-c", read], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        logs = json.loads(done.stdout.strip().splitlines()[-1])
+        return {key: [log["step"] for log in logs if key in log] for key in ("train/loss", "eval/loss")}
+
+    steps = logged("interrupted")
+    assert steps == logged("reference"), steps  # no step twice after the resume, none missing
+    assert steps["train/loss"] == list(range(1, ref_metrics["global_step"] + 1))  # logging_steps 1
 
 
 def test_metric_regex_matches_metric_lines():
@@ -333,6 +356,34 @@ def test_ready_configs_parse(tmp_path):
     assert bertin[1].prepared_data == "data/cc-news-es" and bertin[2].loss == "mnrl"
 
 
+def _site_with_only(requirements: Path, extra: list[str], folder: Path) -> Path:
+    """A site-packages folder holding links to the installed distributions that ``requirements`` (plus
+    ``extra``) need, with their dependencies and nothing else: what a job that installs this file sees."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lines = [line.split("#")[0].strip() for line in requirements.read_text().splitlines()]
+    todo = [Requirement(line).name for line in lines if line] + extra
+    seen: set[str] = set()
+    folder.mkdir(parents=True)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = metadata.distribution(name)
+        for requirement in map(Requirement, dist.requires or []):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+        site = Path(dist.locate_file(""))
+        for top in {Path(str(file)).parts[0] for file in dist.files or []} - {"..", "__pycache__"}:
+            if (site / top).exists() and not (folder / top).exists():
+                (folder / top).symlink_to(site / top)
+    return folder
+
+
 def test_sagemaker_script_mode_puts_everything_where_sagemaker_expects(_tiny_model_master, tmp_path):
     """`python -m trainer train` inside a SageMaker container: paths come from the SM_* variables."""
     from datasets import DatasetDict
@@ -352,8 +403,19 @@ def test_sagemaker_script_mode_puts_everything_where_sagemaker_expects(_tiny_mod
     }
     # hyperparameters arrive as CLI flags; the launcher sets --output_dir to the checkpoint folder
     flags = _flags(_tiny_model_master, tmp_path / "checkpoints", "--max_train_samples", "48")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **sm}
-    _run_train_cli(flags, env)
+    flags[flags.index("--report_to") + 1] = "trackio"
+    # The job's Python holds only what the launcher installs on the image (and the image's torch): the
+    # entry script runs with nothing else importable.
+    job_site = _site_with_only(PROJECT_ROOT / REQUIREMENTS, ["torch"], tmp_path / "site")
+    env = {
+        **os.environ, "HF_HUB_OFFLINE": "1", "TRACKIO_DIR": str(tmp_path / "trackio"), **sm,
+        "PYTHONPATH": str(job_site), "PYTHONNOUSERSITE": "1",
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-S", ENTRY_SCRIPT, *flags],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "model" / "modules.json").is_file()  # packed by SageMaker into model.tar.gz
     assert (tmp_path / "model" / "metrics.json").is_file()
     assert not (tmp_path / "checkpoints" / "final").exists()
@@ -381,20 +443,28 @@ def test_two_process_gloo_training_saves_once(_tiny_model_master, tmp_path):
         _tiny_model_master, output, "--ddp_backend", "gloo", "--gather_across_devices", "true",
         "--per_device_train_batch_size", "8", "--evaluate_before_training", "false",
     )  # fmt: skip
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "trainer",
-        "train",
-        *flags,
-    ]
+    # Rank 0 writes its checkpoints slowly (as on a network disk), so a rank that read the best checkpoint
+    # before it is complete would fail to load it.
+    slow_disk = tmp_path / "slow_disk.py"
+    slow_disk.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(PROJECT_ROOT)!r})\n"
+        "from sentence_transformers import SentenceTransformerTrainer as T\n"
+        "save = T._save\n"
+        "def slow_save(self, *args, **kwargs):\n"
+        "    if os.environ.get('RANK') == '0':\n"
+        "        time.sleep(2)\n"
+        "    return save(self, *args, **kwargs)\n"
+        "T._save = slow_save\n"
+        "from trainer.train import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(slow_disk), *flags]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    # every rank loads the best checkpoint only once it is complete on disk
+    assert "Could not load the best model" not in done.stdout + done.stderr
     run = json.loads((output / "run.json").read_text())
     assert run["world_size"] == 2 and run["status"] == "finished"
     assert run["global_step"] == 6  # 96 pairs / (8 per device x 2 devices)

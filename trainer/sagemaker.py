@@ -25,6 +25,8 @@ DEFAULT_IMAGE = (
     "763104351884.dkr.ecr.{region}.amazonaws.com/pytorch-training:2.8.0-gpu-py312-cu129-ubuntu22.04-sagemaker"
 )
 # Built or local things that must not be uploaded with the source.
+# Installed by the job on top of the image: no torch (the image's CUDA build stays), no app-only packages.
+REQUIREMENTS = "trainer/requirements-sagemaker.txt"
 IGNORE_PATTERNS = [".venv", ".git", "__pycache__", "runs", "data", "results", "test-artifacts", ".*_cache"]
 # Metrics the console charts: (SageMaker name, metric-line name).
 METRICS = [
@@ -132,7 +134,7 @@ def job_config(args: argparse.Namespace) -> dict:
         "source_code": {
             "source_dir": ".",
             "entry_script": ENTRY_SCRIPT,
-            "requirements": "requirements.txt",
+            "requirements": REQUIREMENTS,
             "ignore_patterns": IGNORE_PATTERNS,
         },
         "compute": {

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import sys
+import time
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -44,6 +45,26 @@ class MetricLineCallback(TrainerCallback):
             print_metric_lines(logs, state.global_step, state.epoch)
 
 
+class RunClock(TrainerCallback):
+    """Keeps ``seconds`` in run.json current while training (main process), counting earlier attempts, so
+    the time of an attempt that is killed still counts once the run is resumed."""
+
+    def __init__(self, output_dir: Path, record: dict, started: float, earlier_seconds: float = 0.0):
+        self.output_dir, self.record = output_dir, record
+        self.started, self.earlier = started, earlier_seconds
+
+    def _write(self, state):
+        if state.is_world_process_zero:
+            self.record["seconds"] = round(self.earlier + time.time() - self.started, 1)
+            write_run_record(self.output_dir, self.record)
+
+    def on_log(self, args, state, control, **kwargs):
+        self._write(state)
+
+    def on_save(self, args, state, control, **kwargs):
+        self._write(state)
+
+
 def print_metric_lines(metrics: dict, step: int, epoch: float | None, stream=None) -> None:
     """Print every finite numeric value of ``metrics`` as a metric line."""
     for name, value in metrics.items():
@@ -55,3 +76,51 @@ def write_run_record(output_dir: Path, record: dict) -> Path:
     """Write ``run.json`` (config, versions, status, metrics) atomically."""
     text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
     return write_file_atomically(output_dir / "run.json", lambda handle: handle.write(text))
+
+
+def trackio_callback(project: str, run_name: str):
+    """transformers' trackio callback, logging on the trainer's global step.
+
+    The stock callback lets trackio count its own steps, so a resumed run's charts drift away from the
+    training steps and the steps replayed after a restart from a checkpoint appear twice. This one logs
+    each entry at ``state.global_step`` and drops the entries at or below the last step the run already
+    holds from an earlier attempt.
+    """
+    from transformers.integrations import TrackioCallback
+    from transformers.integrations.integration_utils import rewrite_logs
+
+    class GlobalStepTrackioCallback(TrackioCallback):
+        def __init__(self):
+            super().__init__()
+            self.logged_through = _last_logged_step(project, run_name)
+
+        def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+            if not self._initialized:
+                self.setup(args, state, model)
+            if not state.is_world_process_zero or not logs:
+                return
+            if self.logged_through is not None and state.global_step <= self.logged_through:
+                return  # replayed after a restart: the earlier attempt already logged this step
+            values = rewrite_logs({k: v for k, v in logs.items() if k not in _RUN_SUMMARY})
+            self._trackio.log(values, step=state.global_step)
+
+        def on_predict(self, args, state, control, metrics=None, **kwargs):
+            if self._initialized and state.is_world_process_zero and metrics:
+                self._trackio.log(rewrite_logs(metrics), step=state.global_step)
+
+    return GlobalStepTrackioCallback()
+
+
+# One-off totals of the whole run, which the stock callback does not chart either.
+_RUN_SUMMARY = {
+    "train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos",
+}  # fmt: skip
+
+
+def _last_logged_step(project: str, run_name: str) -> int | None:
+    try:
+        from trackio.sqlite_storage import SQLiteStorage
+
+        return SQLiteStorage.get_max_step_for_run(project, run_name)
+    except Exception:  # an unreadable store: log everything rather than fail the run
+        return None

@@ -22,7 +22,13 @@ from core.versions import library_versions
 from trainer.arguments import ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, plan_output_dir
 from trainer.prepare import PrepareArguments, PrepareError, prepare, save_prepared
-from trainer.tracking import MetricLineCallback, print_metric_lines, write_run_record
+from trainer.tracking import (
+    MetricLineCallback,
+    RunClock,
+    print_metric_lines,
+    trackio_callback,
+    write_run_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +214,11 @@ def _trainer_class():
         see a process group that the trainer started itself (torchrun with the gloo backend on CPUs).
         """
 
+        def _load_best_model(self):
+            # Rank 0 writes the checkpoints; the others must not read the best one before it is complete.
+            _wait_for_everyone()
+            super()._load_best_model()
+
         def evaluation_loop(self, *args, **kwargs):
             output = super().evaluation_loop(*args, **kwargs)
             import torch.distributed as dist
@@ -230,6 +241,8 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     # 1. Output folder: resume, refuse or start afresh — decided before any heavy work.
     resume = plan_output_dir(output_dir, training_args.resume_from_checkpoint, run_args.overwrite_output_dir)
     previous = read_json(output_dir / "run.json") if resume else {}
+    # Time spent by earlier attempts (killed, preempted), kept in run.json while they ran.
+    earlier_seconds = float(previous.get("seconds") or 0.0)
     model = build_model(model_args)  # 2
     splits = load_training_data(data_args, model_args.model_name_or_path, output_dir, is_main)  # 3
     if data_args.hard_negatives:
@@ -257,6 +270,8 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         "versions": library_versions(),
         "resumed_from": str(resume) if resume else None,
         "world_size": training_args.world_size,
+        "attempts": int(previous.get("attempts") or 1) + 1 if resume else 1,
+        "seconds": round(earlier_seconds, 1),
     }
     # 6. Baseline on the test split, before any training (kept from the first attempt when resuming).
     baseline = previous.get("baseline_metrics")
@@ -268,8 +283,14 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         write_run_record(output_dir, record)
     # 7. Trainer and training.
     training_args.project = run_args.experiment
+    tracked = False
     if training_args.device.type == "cpu":
         training_args.dataloader_pin_memory = False  # nothing to pin to; avoids a warning per epoch
+    callbacks = [MetricLineCallback(), RunClock(output_dir, record, started, earlier_seconds)]
+    if "trackio" in (training_args.report_to or []):  # ours logs on the global step (trainer/tracking.py)
+        training_args.report_to = [name for name in training_args.report_to if name != "trackio"]
+        callbacks.append(trackio_callback(training_args.project, training_args.run_name))
+        tracked = True
     trainer = _trainer_class()(
         model=model,
         args=training_args,
@@ -277,7 +298,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         eval_dataset=splits["dev"],
         loss=loss,
         evaluator=dev_evaluator,
-        callbacks=[MetricLineCallback()],
+        callbacks=callbacks,
     )
     train_result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     # 8. Test evaluation of the best model (loaded at the end when load_best_model_at_end).
@@ -285,7 +306,8 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     if is_main:
         test_metrics = {f"test_{k}": v for k, v in metrics.items()}
         print_metric_lines(test_metrics, trainer.state.global_step, trainer.state.epoch)
-        _log_final_to_trackio(training_args, test_metrics, trainer.state.global_step, record["config"])
+        if tracked:
+            _log_final_to_trackio(training_args, test_metrics, trainer.state.global_step, record["config"])
     # 9. Save the final model atomically, then the metrics and the record.
     final_dir = Path(run_args.model_dir) if run_args.model_dir else output_dir / "final"
     if trainer.is_world_process_zero():
@@ -310,7 +332,8 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "global_step": trainer.state.global_step,
             "best_checkpoint": trainer.state.best_model_checkpoint,
             "final_model": str(final_dir),
-            "seconds": round(time.time() - started, 1),
+            "seconds": round(earlier_seconds + time.time() - started, 1),
+            "attempts": record.get("attempts", 1),
         }
         for folder in [output_dir, final_dir, *extra]:  # the model carries its own record (for `push`)
             write_run_record(folder, record)
@@ -360,8 +383,6 @@ def _config(*dataclasses) -> dict:
 
 def _log_final_to_trackio(training_args, metrics: dict, step: int, config: dict) -> None:
     """Add the test metrics and the full resolved config to the run the trainer's callback closed."""
-    if "trackio" not in (training_args.report_to or []):
-        return
     import trackio
 
     config = json.loads(json.dumps(config, default=str))
