@@ -34,7 +34,7 @@ def compare_sts(
     dataset = load_sts_dataset(dataset_spec)
     a, b = (run_sts(spec, dataset, backend=backend) for spec in (spec_a, spec_b))
     result = paired_spearman_difference(a["predictions"], b["predictions"], dataset.scores, n_resamples, seed)
-    return _record("spearman_cosine", "sts", spec_a, spec_b, dataset.name, result)
+    return comparison_record("spearman_cosine", "sts", spec_a, spec_b, dataset.name, result)
 
 
 def compare_retrieval(
@@ -45,11 +45,12 @@ def compare_retrieval(
     dataset = with_distractors(load_retrieval_dataset(dataset_spec), distractors)
     a, b = (reciprocal_ranks(get_handle(spec, backend=backend).model, dataset) for spec in (spec_a, spec_b))
     result = paired_mean_difference(a, b, n_resamples, seed)
-    record = _record("mrr@10", "retrieval", spec_a, spec_b, dataset.name, result)
+    record = comparison_record("mrr@10", "retrieval", spec_a, spec_b, dataset.name, result)
     return record | {"corpus_size": len(dataset.corpus)}
 
 
-def _record(metric: str, task: str, spec_a: str, spec_b: str, dataset: str, result: dict) -> dict:
+def comparison_record(metric: str, task: str, spec_a: str, spec_b: str, dataset: str, result: dict) -> dict:
+    """One comparison as `compare.json` holds it (B − A, 95 % CI, p-value, n)."""
     low, high = result["ci"]
     return {
         "task": task,

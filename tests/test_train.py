@@ -515,3 +515,38 @@ def test_hard_negatives_are_refused_when_none_can_be_found_or_below_zero(_tiny_m
         add_hard_negatives(model, same, 1, args)
     with pytest.raises(ConfigError, match="--hard_negatives must be 0 or more"):
         parse_train_args(_flags(_tiny_model_master, tmp_path / "a", "--hard_negatives", "-1"))
+
+
+def test_paired_before_after_is_scored_on_the_test_evaluators_items(finished_run):
+    """metrics.json's paired differences use the same pairs and queries as the test evaluators: each side
+    reproduces the evaluator's own score, and the interval holds the difference."""
+    output, record = finished_run
+    metrics = json.loads((output / "metrics.json").read_text())
+    sts, retrieval = metrics["paired"]["sts"], metrics["paired"]["retrieval"]
+    base, tuned = metrics["baseline_test"], metrics["test"]
+    assert sts["a"] == pytest.approx(base["sts-test_spearman_cosine"], abs=1e-4)
+    assert sts["b"] == pytest.approx(tuned["sts-test_spearman_cosine"], abs=1e-4)
+    assert retrieval["a"] == pytest.approx(base["retrieval-test_cosine_mrr@10"], abs=1e-4)
+    assert retrieval["b"] == pytest.approx(tuned["retrieval-test_cosine_mrr@10"], abs=1e-4)
+    assert retrieval["n"] == record["data"]["test"] and sts["dataset"] == metrics["sources"]["sts_test"]
+    for row in (sts, retrieval):
+        low, high = row["ci95"]
+        assert low <= row["delta"] <= high and 0 < row["p_value"] <= 1
+        assert row["delta"] == pytest.approx(row["b"] - row["a"])
+    items = json.loads((output / "baseline_items.json").read_text())
+    assert len(items["sts"]) == sts["n"] and len(items["retrieval"]) == retrieval["n"]
+
+
+def test_model_card_data_names_the_language_base_and_data_trained_on(finished_run):
+    from trainer.train import hub_base_model
+
+    output, _ = finished_run
+    card = (output / "final" / "README.md").read_text()
+    assert "language:\n- es" in card and "#### Spanish news bundled with the workbench" in card
+    assert "base_model:" not in card  # a local folder is no Hub base model
+    assert hub_base_model("builtin:multilingual-e5-small") == "intfloat/multilingual-e5-small"
+    assert (
+        hub_base_model("bertin-project/bertin-roberta-base-spanish")
+        == "bertin-project/bertin-roberta-base-spanish"
+    )
+    assert hub_base_model(str(output)) is None and hub_base_model("./a/b") is None

