@@ -1,5 +1,5 @@
 """``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET`` (and
-``compare``, ``bench``).
+``compare``, ``mteb``, ``bench``).
 
 Examples::
 
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         from evaluation.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["mteb"]:  # its own parser: MTEB tasks, results in mteb's format
+        from evaluation.mteb_run import main as mteb_main
+
+        return mteb_main(argv[1:])
     if argv[:1] == ["compare"]:  # its own parser: is B better than A, pair by pair
         from evaluation.compare import main as compare_main
 
