@@ -95,6 +95,8 @@ def test_runs_lists_the_run_with_metrics(finished_run, capsys):
     assert str(output) in table and f"{record['metrics']['sts-test_spearman_cosine']:.4f}" in table
     assert (output / "final" / "run.json").is_file()  # the copy that travels with the model…
     assert table.count(f"{record['metrics']['sts-test_spearman_cosine']:.4f}") == 1  # …is not a second run
+    sts = record["paired"]["sts"]  # the paired difference against the base, as in metrics.json
+    assert f"STS {sts['delta']:+.4f}" in table and f"[{sts['ci95'][0]:+.4f}, {sts['ci95'][1]:+.4f}]" in table
     assert runs_main(["--root", str(output.parent), "--experiment", "other"]) == 0
     assert "No runs of experiment 'other'" in capsys.readouterr().out
 

@@ -42,9 +42,10 @@ def sort_runs(runs: list[dict], key: str) -> list[dict]:
 
 def format_runs(runs: list[dict]) -> str:
     header = (
-        "| run | experiment | status | model | loss | STS test ρ | MRR@10 before → after | steps | minutes |"
+        "| run | experiment | status | model | loss | STS test ρ | MRR@10 before → after "
+        "| vs base: paired Δ [95 % CI] | steps | minutes |"
     )
-    lines = [header, "|---|---|---|---|---|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---|---|---|---:|---:|---|---:|---:|"]
     for run in runs:
         metrics, baseline = run.get("metrics") or {}, run.get("baseline_metrics") or {}
         mrr_before = baseline.get("retrieval-test_cosine_mrr@10")
@@ -53,10 +54,22 @@ def format_runs(runs: list[dict]) -> str:
         lines.append(
             f"| {run['path']} | {run.get('experiment', '')} | {run.get('status', '?')} | "
             f"{run.get('model', '')} | {run.get('loss', '')} | {_fmt(sts)} | "
-            f"{_fmt(mrr_before)} → {_fmt(mrr_after)} | {run.get('global_step', '')} | "
+            f"{_fmt(mrr_before)} → {_fmt(mrr_after)} | {paired_cell(run.get('paired'))} | "
+            f"{run.get('global_step', '')} | "
             f"{_fmt(run.get('seconds', 0) / 60, 1) if run.get('seconds') else ''} |"
         )
     return "\n".join(lines)
+
+
+def paired_cell(paired: dict | None) -> str:
+    """``STS +0.0158 [-0.0047, +0.0436]; MRR +0.0175 [+0.0000, +0.0526]``, a star where significant."""
+    parts = []
+    for task, label in (("sts", "STS"), ("retrieval", "MRR")):
+        if row := (paired or {}).get(task):
+            low, high = row["ci95"]
+            star = "*" if row.get("significant") else ""
+            parts.append(f"{label} {row['delta']:+.4f}{star} [{low:+.4f}, {high:+.4f}]")
+    return "; ".join(parts)
 
 
 def _fmt(value, digits: int = 4) -> str:

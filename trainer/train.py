@@ -432,6 +432,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "final_model": str(final_dir),
             "seconds": round(earlier_seconds + time.time() - started, 1),
             "attempts": record.get("attempts", 1),
+            "paired": summary.get("paired"),  # against the base, on the same test items
         }
         for folder in [output_dir, final_dir, *extra]:  # the model carries its own record (for `push`)
             write_run_record(folder, record)
