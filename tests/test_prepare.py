@@ -5,6 +5,7 @@ import json
 import pytest
 from datasets import load_from_disk
 
+from core.paths import PROJECT_ROOT
 from trainer.prepare import PrepareArguments, PrepareError, main, prepare
 
 
@@ -132,3 +133,65 @@ def test_existing_output_is_not_overwritten(tiny_tokenizer_spec, tmp_path, capsy
 def test_unknown_source_split_and_negative_sizes():
     with pytest.raises(PrepareError, match="must not be negative"):
         PrepareArguments(dev_size=-1)
+
+
+@pytest.mark.parametrize(
+    ("sample", "hub_id", "url_part"),
+    [
+        (
+            "cc-news-es-titles.jsonl",
+            "LeoCordoba/CC-NEWS-ES-titles",
+            "LeoCordoba/CC-NEWS-ES-titles/train.jsonl",
+        ),
+        ("mlsum-es.jsonl", "mteb/mlsum", None),
+    ],
+)
+def test_news_sources_of_the_shipped_shape(
+    sample, hub_id, url_part, tiny_tokenizer_spec, tmp_path, monkeypatch
+):
+    """The seed's CC-NEWS-ES-titles files and MLSUM es, from small shipped samples of the same columns:
+    read as local files (columns recognised without flags) and through the Hub code path."""
+    import datasets
+
+    path = PROJECT_ROOT / "assets" / "samples" / sample
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    headline = "output_text" if "output_text" in rows[0] else "title"
+    expected = {(row[headline], row["text"]) for row in rows}
+
+    def pairs(output):
+        splits = load_from_disk(str(output))
+        return {
+            (a, p)
+            for split in splits.values()
+            for a, p in zip(split["anchor"], split["positive"], strict=True)
+        }
+
+    assert (
+        main(
+            [
+                "--dataset",
+                str(path),
+                "--output_dir",
+                str(tmp_path / "local"),
+                "--tokenizer",
+                tiny_tokenizer_spec,
+            ]
+        )
+        == 0
+    )
+    assert pairs(tmp_path / "local") <= expected and len(pairs(tmp_path / "local")) >= 30
+    asked = []
+    real_load = datasets.load_dataset
+
+    def from_the_sample(name, *args, **kwargs):  # what the Hub would serve, offline
+        asked.append((name, args, kwargs))
+        return real_load("json", data_files=str(path), split="train")
+
+    monkeypatch.setattr(datasets, "load_dataset", from_the_sample)
+    out = tmp_path / "hub"
+    assert main(["--dataset", hub_id, "--output_dir", str(out), "--tokenizer", tiny_tokenizer_spec]) == 0
+    assert pairs(out) == pairs(tmp_path / "local")
+    if url_part:  # the seed's jsonl files, read by URL
+        assert asked[0][0] == "json" and asked[0][2]["data_files"].endswith(url_part)
+    else:  # mlsum's Spanish config
+        assert asked[0][:2] == (hub_id, ("es",))

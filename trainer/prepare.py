@@ -155,9 +155,20 @@ def _load_local(path: Path):
         ) from err
 
 
+def known_shape(columns: list[str]) -> dict:
+    """The columns of a known source that a local file has: the seed's CC-NEWS-ES-titles jsonl files
+    (``output_text`` headline, ``text`` article), an MLSUM export (``title``, ``text``) or the bundled
+    corpus (``title``, ``body``); empty when none fits (then ``anchor`` / ``positive`` or the flags)."""
+    for source in (CC_NEWS_ES, MLSUM, "bundled"):
+        shape = KNOWN_SOURCES[source]
+        if {shape["anchor"], shape["positive"]} <= set(columns):
+            return shape
+    return {}
+
+
 def select_columns(data, args: PrepareArguments):
     """Keep the anchor / positive (/ score) columns, renamed to ``anchor``, ``positive``, ``score``."""
-    known = KNOWN_SOURCES.get(args.dataset, {})
+    known = KNOWN_SOURCES.get(args.dataset) or known_shape(data.column_names)
     mapping = {
         args.anchor_column or known.get("anchor", "anchor"): "anchor",
         args.positive_column or known.get("positive", "positive"): "positive",
