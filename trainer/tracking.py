@@ -78,13 +78,13 @@ def write_run_record(output_dir: Path, record: dict) -> Path:
     return write_file_atomically(output_dir / "run.json", lambda handle: handle.write(text))
 
 
-def trackio_callback(project: str, run_name: str):
+def trackio_callback(project: str, run_name: str, resuming: bool = False):
     """transformers' trackio callback, logging on the trainer's global step.
 
     The stock callback lets trackio count its own steps, so a resumed run's charts drift away from the
     training steps and the steps replayed after a restart from a checkpoint appear twice. This one logs
-    each entry at ``state.global_step`` and drops the entries at or below the last step the run already
-    holds from an earlier attempt.
+    each entry at ``state.global_step`` and, when resuming, drops the metrics that the run already holds
+    at that step from an earlier attempt (a kill can fall between a step's loss and its evaluation).
     """
     from transformers.integrations import TrackioCallback
     from transformers.integrations.integration_utils import rewrite_logs
@@ -92,17 +92,19 @@ def trackio_callback(project: str, run_name: str):
     class GlobalStepTrackioCallback(TrackioCallback):
         def __init__(self):
             super().__init__()
-            self.logged_through = _last_logged_step(project, run_name)
+            # only a resumed attempt replays steps; a new run logs all of its own
+            self.logged = _logged_steps(project, run_name) if resuming else {}
 
         def on_log(self, args, state, control, model=None, logs=None, **kwargs):
             if not self._initialized:
                 self.setup(args, state, model)
             if not state.is_world_process_zero or not logs:
                 return
-            if self.logged_through is not None and state.global_step <= self.logged_through:
-                return  # replayed after a restart: the earlier attempt already logged this step
             values = rewrite_logs({k: v for k, v in logs.items() if k not in _RUN_SUMMARY})
-            self._trackio.log(values, step=state.global_step)
+            # replayed after a restart: drop what the earlier attempt already logged at this step
+            values = {k: v for k, v in values.items() if state.global_step not in self.logged.get(k, ())}
+            if values:
+                self._trackio.log(values, step=state.global_step)
 
         def on_predict(self, args, state, control, metrics=None, **kwargs):
             if self._initialized and state.is_world_process_zero and metrics:
@@ -117,10 +119,17 @@ _RUN_SUMMARY = {
 }  # fmt: skip
 
 
-def _last_logged_step(project: str, run_name: str) -> int | None:
+def _logged_steps(project: str, run_name: str) -> dict[str, set[int]]:
+    """The steps at which each metric of the run is already stored (an earlier attempt's)."""
     try:
         from trackio.sqlite_storage import SQLiteStorage
 
-        return SQLiteStorage.get_max_step_for_run(project, run_name)
+        logs = SQLiteStorage.get_logs(project, run_name)
     except Exception:  # an unreadable store: log everything rather than fail the run
-        return None
+        return {}
+    steps: dict[str, set[int]] = {}
+    for entry in logs:
+        for key in entry:
+            if key not in ("step", "timestamp"):
+                steps.setdefault(key, set()).add(entry.get("step"))
+    return steps

@@ -383,7 +383,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     callbacks = [MetricLineCallback(), RunClock(output_dir, record, started, earlier_seconds)]
     if "trackio" in (training_args.report_to or []):  # ours logs on the global step (trainer/tracking.py)
         training_args.report_to = [name for name in training_args.report_to if name != "trackio"]
-        callbacks.append(trackio_callback(training_args.project, training_args.run_name))
+        callbacks.append(trackio_callback(training_args.project, training_args.run_name, bool(resume)))
         tracked = True
     trainer = _trainer_class()(
         model=model,
