@@ -140,9 +140,17 @@ def test_duplicates_on_the_calibrated_scale_with_csv(client):
     assert count(strict_summary) < count(summary) and all(row[0] == 5.0 for row in strict_table["data"])
 
 
-def test_evaluate_is_cached_on_repeat_with_spanish_plots_and_csv(client):
+def test_evaluate_is_cached_on_repeat_with_spanish_plots_and_csv(client, _tiny_model_master):
+    from evaluation.datasets import load_sts_dataset
+    from evaluation.runner import run_sts
+
     table, bars, scatter, note, verdict, changed, csv_path = client.predict(None, False, api_name="/evaluate")
-    assert table["data"][0][1] == "STS propio (test, 150 pares)" and -1 <= table["data"][0][2] <= 1
+    assert table["data"][0][1] == "STS propio (test, 150 pares)"
+    # the served model's Spearman on the bundled test, as `evaluation sts` computes it (same backend choice)
+    ours = run_sts(
+        str(_tiny_model_master), load_sts_dataset("bundled:test"), n_resamples=100, use_cache=False
+    )
+    assert table["data"][0][2] == pytest.approx(ours["metrics"]["spearman_cosine"], abs=1e-3)
     again = client.predict(None, False, api_name="/evaluate")[0]
     assert again["data"][0][-1] == "sí" and again["data"][0][2] == table["data"][0][2]
     assert "Predicción del modelo frente a la referencia" in scatter["plot"]
