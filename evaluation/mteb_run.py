@@ -146,7 +146,7 @@ def wrap_model(spec: str):
         name = hub_base_model(spec) or f"local/{Path(model_path(spec)).name}"
     revision = model_fingerprint(spec)[:12]
     wrapper.mteb_model_meta = wrapper.mteb_model_meta.model_copy(update={"name": name, "revision": revision})
-    return wrapper, prompts
+    return wrapper
 
 
 def run(spec: str, task_names: list[str] | None, output: Path, batch_size: int = 16) -> list[dict]:
@@ -154,7 +154,7 @@ def run(spec: str, task_names: list[str] | None, output: Path, batch_size: int =
     import mteb
 
     tasks = select_tasks(task_names)
-    wrapper, _ = wrap_model(spec)
+    wrapper = wrap_model(spec)
     cache = mteb.ResultCache(output)
     results = mteb.evaluate(
         wrapper, tasks, cache=cache, encode_kwargs={"batch_size": batch_size}, overwrite_strategy="always"

@@ -154,6 +154,14 @@ def sts_evaluator(pairs: list[dict], name: str, batch_size: int):
     )
 
 
+def retrieval_items(split, distractors=()) -> tuple[dict, dict, dict]:
+    """Queries (headlines), corpus (their bodies, then the distractors) and each query's relevant body."""
+    corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
+    corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
+    queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
+    return queries, corpus, {f"q{i}": {f"d{i}"} for i in range(len(queries))}
+
+
 def retrieval_evaluator(model, split, name: str, batch_size: int, distractors: list[str] = ()):
     """Headlines as queries, bodies as the corpus; each headline's own body is its one relevant document.
 
@@ -161,14 +169,12 @@ def retrieval_evaluator(model, split, name: str, batch_size: int, distractors: l
     """
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
 
-    corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
-    corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
-    queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
+    queries, corpus, relevant = retrieval_items(split, distractors)
     document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
     return InformationRetrievalEvaluator(
         queries=queries,
         corpus=corpus,
-        relevant_docs={f"q{i}": {f"d{i}"} for i in range(len(queries))},
+        relevant_docs=relevant,
         name=name,
         batch_size=batch_size,
         query_prompt_name="query" if "query" in model.prompts else None,
@@ -208,16 +214,12 @@ def paired_test_sets(sts: list[dict], sts_name: str, split, distractors) -> dict
     """The test evaluators' data as the evaluation package's datasets, for per-item (paired) scores."""
     from evaluation.datasets import RetrievalDataset, STSDataset
 
-    corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
-    corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
-    queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
+    queries, corpus, relevant = retrieval_items(split, distractors)
     return {
         "sts": STSDataset(
             sts_name, [p["sentence1"] for p in sts], [p["sentence2"] for p in sts], [p["score"] for p in sts]
         ),
-        "retrieval": RetrievalDataset(
-            "test split", queries, corpus, {f"q{i}": {f"d{i}"} for i in range(len(queries))}
-        ),
+        "retrieval": RetrievalDataset("test split", queries, corpus, relevant),
     }
 
 
