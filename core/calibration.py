@@ -29,6 +29,19 @@ def calibration_pairs() -> tuple[list[dict], list[dict]]:
     return [p for p in ordered if id(p) not in kept], held_out
 
 
+def sts_training_pairs() -> list[dict]:
+    """``bundled:train``: the calibration pairs the map is fitted on, for fine-tuning with a scored loss.
+
+    Never a dev pair (training picks its checkpoint on them), a test pair, or a held-out pair (on which
+    the map's error is measured), so that every bundled measurement stays on text the model never saw.
+    """
+    from core.data import load_sts
+
+    dev = {(p["sentence1"], p["sentence2"]) for p in load_sts("dev")}
+    fit, _ = calibration_pairs()
+    return [p for p in fit if (p["sentence1"], p["sentence2"]) not in dev]
+
+
 @dataclass(frozen=True)
 class StsScale:
     """Cosine -> 0–5 on the STS scale for one model; monotone, smooth, 0 at -1 and 5 at 1."""

@@ -1,6 +1,7 @@
 """Evaluation data: STS sentence pairs and headline -> body retrieval sets, named by a spec.
 
-STS specs: ``bundled:test`` / ``bundled:dev``, ``stsb_multi_mt:es:test`` (``:dev``, ``:train``; other
+STS specs: ``bundled:test`` / ``bundled:dev`` (``bundled:train``, for training only: the calibration pairs
+that are not held out), ``stsb_multi_mt:es:test`` (``:dev``, ``:train``; other
 languages too), or a local ``.tsv`` / ``.csv`` / ``.jsonl`` file with ``sentence1``, ``sentence2`` and a
 score (0–5 or 0–1). Retrieval specs: ``bundled``, ``cc-news-es:test``, ``mlsum:es:test``.
 """
@@ -64,6 +65,10 @@ def load_sts_dataset(spec: str) -> STSDataset:
     """Load STS pairs named by ``spec`` (see the module docstring)."""
     parts = spec.split(":")
     if parts[0] == "bundled" and len(parts) == 2:
+        if parts[1] == "train":
+            from core.calibration import sts_training_pairs
+
+            return _from_pairs(spec, sts_training_pairs())
         if parts[1] not in ("dev", "test"):
             raise DatasetError(f"Unknown bundled split {parts[1]!r}; use bundled:dev or bundled:test.")
         return _from_pairs(spec, load_sts(parts[1]))

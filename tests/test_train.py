@@ -215,6 +215,20 @@ def test_matryoshka_and_cached_losses_train(_tiny_model_master, tmp_path):
     )  # fmt: skip
     record = train(*parse_train_args(flags))
     assert record["status"] == "finished" and record["loss"] == "cached-mnrl+matryoshka[32, 16]"
+    # the test figures at each dimension: the full one equals the test metrics, the cut one is the model's
+    # own score with its embeddings cut to 16 values
+    from evaluation.datasets import load_sts_dataset
+    from evaluation.metrics import evaluate_sts
+
+    per_dimension = json.loads((tmp_path / "m" / "metrics.json").read_text())["matryoshka"]
+    assert set(per_dimension) == {"32", "16"}
+    key = "sts-test_spearman_cosine"
+    assert per_dimension["32"][key] == pytest.approx(record["metrics"][key], abs=1e-6)
+    assert "retrieval-test_cosine_mrr@10" in per_dimension["16"]
+    final = SentenceTransformer(str(tmp_path / "m" / "final"), device="cpu", truncate_dim=16)
+    cut = evaluate_sts(final, load_sts_dataset(record["sources"]["sts_test"]), n_resamples=100)
+    assert cut["metrics"]["spearman_cosine"] == pytest.approx(per_dimension["16"][key], abs=1e-4)
+    assert cut["metrics"]["spearman_cosine"] != pytest.approx(record["metrics"][key], abs=1e-6)
 
 
 def _run_train_cli(flags: list[str], env: dict) -> subprocess.CompletedProcess:
@@ -552,3 +566,149 @@ def test_model_card_data_names_the_language_base_and_data_trained_on(finished_ru
         == "bertin-project/bertin-roberta-base-spanish"
     )
     assert hub_base_model(str(output)) is None and hub_base_model("./a/b") is None
+
+
+STSB_SAMPLE = PROJECT_ROOT / "assets" / "samples" / "stsb-multi-mt-es.jsonl"
+
+
+def test_sts_training_pairs_from_the_hub_a_file_or_the_bundled_set(monkeypatch):
+    """stsb_multi_mt's shape (similarity_score 0-5) through the Hub code path and as a local file gives the
+    same pairs, scored 0-1 for CoSENT; bundled:train is the calibration pairs that are not held out."""
+    import datasets
+
+    from core.calibration import calibration_pairs
+    from core.data import load_sts
+    from trainer.train import sts_training_set
+
+    load_dataset, calls = datasets.load_dataset, []
+
+    def hub(path, name=None, split=None, **kwargs):  # the Hub serving the shipped sample
+        calls.append((path, name, split))
+        return load_dataset("json", data_files=str(STSB_SAMPLE), split="train")
+
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    from_hub, hub_name = sts_training_set("stsb_multi_mt:es:train", set())
+    from_file, file_name = sts_training_set(str(STSB_SAMPLE), set())
+    assert calls == [("PhilipMay/stsb_multi_mt", "es", "train")]
+    assert (hub_name, file_name) == ("stsb_multi_mt:es:train", "stsb-multi-mt-es.jsonl")
+    assert from_hub.to_list() == from_file.to_list() and len(from_hub) == 40
+    raw = [json.loads(line) for line in STSB_SAMPLE.read_text().splitlines()]
+    assert from_file["score"] == pytest.approx([row["similarity_score"] / 5 for row in raw])
+    bundled, name = sts_training_set("bundled:train", set())
+    kept = {(p["sentence1"], p["sentence2"]) for p in bundled.to_list()}
+    never = [*calibration_pairs()[1], *load_sts("dev"), *load_sts("test")]
+    assert name == "bundled:train" and len(kept) == len(bundled) > 300
+    assert not kept & {(p["sentence1"], p["sentence2"]) for p in never}
+
+
+def test_sts_training_never_uses_an_evaluated_pair(tmp_path):
+    from core.data import load_sts
+    from trainer.train import sts_training_set
+
+    with pytest.raises(ConfigError, match="is an evaluation split"):
+        sts_training_set("bundled:test", set())
+    with pytest.raises(ConfigError, match="offline, bundled:train works"):  # offline in the tests
+        sts_training_set("stsb_multi_mt:es:train", set())
+    test_pair = load_sts("test")[0]
+    mixed = tmp_path / "mine.jsonl"
+    row = {"sentence1": test_pair["sentence1"], "sentence2": test_pair["sentence2"], "similarity_score": 3.0}
+    mixed.write_text(STSB_SAMPLE.read_text() + json.dumps(row, ensure_ascii=False) + "\n")
+    evaluated = {(test_pair["sentence2"], test_pair["sentence1"])}  # either order counts
+    with pytest.raises(ConfigError, match="1 of its 41 pairs are STS dev or test pairs"):
+        sts_training_set(str(mixed), evaluated)
+    with pytest.raises(ConfigError, match="needs columns sentence1, sentence2 and score"):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"a": 1}\n')
+        sts_training_set(str(bad), set())
+
+
+def test_sts_pairs_get_the_served_symmetric_prompt_beside_the_news_prompts():
+    from types import SimpleNamespace
+
+    from trainer.train import training_prompts
+
+    e5 = SimpleNamespace(prompts={"query": "query: ", "passage": "passage: "}, default_prompt_name="query")
+    news = {"anchor": "query: ", "positive": "passage: "}
+    assert training_prompts(news, e5, ["news"]) == news
+    assert training_prompts(news, e5, ["news", "sts"]) == {
+        "news": news, "sts": {"sentence1": "query: ", "sentence2": "query: "},
+    }  # fmt: skip
+    assert training_prompts(news, e5, ["sts"]) == {"sentence1": "query: ", "sentence2": "query: "}
+    plain = SimpleNamespace(prompts={}, default_prompt_name=None)  # a model without prompts gets none
+    assert training_prompts(news, plain, ["news", "sts"]) == {"news": news, "sts": {}}
+    assert training_prompts(None, e5, ["news", "sts"]) is None
+
+
+@pytest.mark.parametrize("news", [True, False], ids=["news+sts", "sts-alone"])
+def test_training_on_sts_pairs_with_cosent_alone_or_beside_the_news(_tiny_model_master, tmp_path, news):
+    flags = _flags(
+        _tiny_model_master, tmp_path / "r", "--sts_train", str(STSB_SAMPLE),
+        "--train_news", str(news).lower(), "--max_train_samples", "32", "--evaluate_before_training", "false",
+    )  # fmt: skip
+    record = train(*parse_train_args(flags))
+    assert record["status"] == "finished" and record["loss"] == ("mnrl+cosent" if news else "cosent")
+    assert record["data"]["sts_train"] == 40 and record["sources"]["sts_train"] == "stsb-multi-mt-es.jsonl"
+    # every batch comes from one dataset: 32 news pairs and 40 STS pairs make 2 + 3 batches of 16
+    assert record["global_step"] == (5 if news else 3)
+    card = (tmp_path / "r" / "final" / "README.md").read_text()
+    assert "stsb-multi-mt-es.jsonl" in card and str(tmp_path) not in card
+
+
+def test_interpolation_with_the_base_keeps_the_share_the_dev_metric_prefers(_tiny_model_master):
+    from trainer.train import interpolate_with_base, mix_weights
+
+    model = SentenceTransformer(str(_tiny_model_master), device="cpu")
+    base = {name: value.clone() for name, value in model.state_dict().items()}
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    tuned = {name: value.clone() for name, value in model.state_dict().items()}
+    name = next(n for n, v in base.items() if v.is_floating_point() and not torch.equal(v, tuned[n]))
+    half = mix_weights(tuned, base, 0.5)
+    assert torch.allclose(half[name], (tuned[name] + base[name]) / 2)
+
+    def distance_to(target):  # a dev "metric": higher when the weights are closer to target's
+        def evaluator(m):
+            weights = m.state_dict()
+            return {"dev_m": -sum(float((weights[n] - target[n]).abs().sum()) for n in target)}
+
+        return evaluator
+
+    result = interpolate_with_base(model, base, [0.5, 0.0], distance_to(base), "eval_dev_m", None)
+    assert result["kept"] == 0.0 and set(result["dev_scores"]) == {"1.0", "0.5", "0.0"}
+    assert all(torch.equal(model.state_dict()[n], base[n]) for n in base)  # the base itself was kept
+    model.load_state_dict(tuned)
+    result = interpolate_with_base(model, base, [0.5], distance_to(tuned), "eval_dev_m", None)
+    assert result["kept"] == 1.0 and torch.equal(model.state_dict()[name], tuned[name])
+    with pytest.raises(ConfigError, match="must lie in"):
+        parse_train_args(["--interpolate_base", "0.5,1"])
+
+
+def test_early_stopping_and_interpolation_in_a_run(_tiny_model_master, tmp_path):
+    """With a learning rate of 0 the dev metric never improves: patience 1 stops at the second evaluation.
+    With interpolation, the model saved is the share the run reports, with the dev score it reports."""
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    from core.data import load_sts
+
+    flags = _flags(
+        _tiny_model_master, tmp_path / "s", "--eval_steps", "1", "--save_steps", "1", "--learning_rate", "0",
+        "--early_stopping_patience", "1", "--evaluate_before_training", "false",
+    )  # fmt: skip
+    assert train(*parse_train_args(flags))["global_step"] == 2
+    flags = _flags(_tiny_model_master, tmp_path / "r", "--interpolate_base", "0.0", "--sts_source", "bundled")
+    train(*parse_train_args(flags))
+    interpolation = json.loads((tmp_path / "r" / "metrics.json").read_text())["interpolation"]
+    scores, kept = interpolation["dev_scores"], interpolation["kept"]
+    assert set(scores) == {"1.0", "0.0"} and scores[str(kept)] == max(scores.values())
+    assert interpolation["dev_metric"] == "sts-dev_spearman_cosine"
+    dev = load_sts("dev")
+    evaluator = EmbeddingSimilarityEvaluator(
+        [p["sentence1"] for p in dev], [p["sentence2"] for p in dev], [p["score"] / 5 for p in dev], name="d"
+    )
+    final = SentenceTransformer(str(tmp_path / "r" / "final"), device="cpu")
+    assert evaluator(final)["d_spearman_cosine"] == pytest.approx(scores[str(kept)], abs=1e-4)
+    if kept == 0.0:  # the base itself
+        base = SentenceTransformer(str(_tiny_model_master), device="cpu").state_dict()
+        assert all(torch.equal(final.state_dict()[n], v) for n, v in base.items())

@@ -99,6 +99,22 @@ class DataArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use at most this many training pairs (for quick runs)."}
     )
+    sts_train: str | None = field(
+        default=None,
+        metadata={
+            "help": "Also train on scored Spanish STS pairs with CoSENT (symmetric supervision; "
+            "multi-dataset training beside the news pairs): stsb_multi_mt:es:train (Hub), bundled:train "
+            "(the bundled calibration pairs that are not held out; never a dev or test pair), or a local "
+            ".jsonl/.csv/.tsv with sentence1, sentence2 and similarity_score (or score), 0-5."
+        },
+    )
+    train_news: bool = field(
+        default=True,
+        metadata={
+            "help": "Train on the news pairs; false with --sts_train trains on STS alone (the news splits "
+            "still serve the retrieval evaluation)."
+        },
+    )
     hard_negatives: int = field(
         default=0,
         metadata={
@@ -118,6 +134,8 @@ class DataArguments:
             )
         if self.retrieval_distractors < 0:
             raise ConfigError("--retrieval_distractors must not be negative.")
+        if not self.train_news and not self.sts_train:
+            raise ConfigError("--train_news false leaves nothing to train on; add --sts_train SPEC.")
         if self.max_train_samples is not None and self.max_train_samples < 1:
             raise ConfigError("--max_train_samples must be at least 1.")
 
@@ -185,10 +203,46 @@ class RunArguments:
         default_factory=_env("SM_OUTPUT_DATA_DIR"),
         metadata={"help": "Also copy metrics.json and run.json here (default: $SM_OUTPUT_DATA_DIR)."},
     )
+    early_stopping_patience: int = field(
+        default=0,
+        metadata={
+            "help": "Stop when the dev metric has not improved for this many evaluations (0: never); the "
+            "best checkpoint is loaded either way."
+        },
+    )
+    interpolate_base: str | None = field(
+        default=None,
+        metadata={
+            "help": "Weight interpolation with the base model (WiSE-FT), against forgetting: after training, "
+            "try these shares of the fine-tuned weights, e.g. 0.5,0.75, and keep the one with the best dev "
+            "metric (the fine-tuned model itself, share 1, competes too)."
+        },
+    )
     evaluate_before_training: bool = field(
         default=True,
         metadata={"help": "Evaluate the untrained model on the test split first, as a baseline."},
     )
+
+    def __post_init__(self):
+        if self.early_stopping_patience < 0:
+            raise ConfigError("--early_stopping_patience must be 0 (off) or more.")
+        self.shares()  # validate early
+
+    def shares(self) -> list[float]:
+        """The interpolation shares of the fine-tuned weights to try (1.0, the model itself, is implied)."""
+        if not self.interpolate_base:
+            return []
+        try:
+            shares = sorted({float(part) for part in str(self.interpolate_base).split(",")}, reverse=True)
+        except ValueError as err:
+            raise ConfigError(
+                f"--interpolate_base {self.interpolate_base!r} must be numbers like 0.5,0.75."
+            ) from err
+        if not all(0 <= share < 1 for share in shares):
+            raise ConfigError(
+                "--interpolate_base shares must lie in [0, 1): 1 is the fine-tuned model itself."
+            )
+        return shares
 
 
 @dataclass

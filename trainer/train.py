@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
@@ -19,7 +19,7 @@ from core.handle import load_handle
 from core.io import read_json, save_dir_atomically, write_file_atomically
 from core.loader import ModelLoadError
 from core.versions import library_versions
-from trainer.arguments import ConfigError, parse_train_args
+from trainer.arguments import PRIMARY_METRIC, ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, plan_output_dir
 from trainer.prepare import PrepareArguments, PrepareError, prepare, save_prepared
 from trainer.tracking import (
@@ -133,6 +133,54 @@ def add_hard_negatives(model, train, count: int, training_args, relative_margin:
     return mined
 
 
+def sts_training_set(spec: str, evaluated: set):
+    """Scored STS pairs for CoSENT: a Dataset (sentence1, sentence2, score on 0-1) and its name.
+
+    Refuses a set that shares a pair with the STS dev or test pairs: the checkpoint choice and the test
+    figures must stay on pairs the model never trained on.
+    """
+    from datasets import Dataset
+
+    from evaluation.datasets import DatasetError, load_sts_dataset
+
+    if spec in ("bundled:dev", "bundled:test") or spec.endswith((":dev", ":test")):
+        raise ConfigError(
+            f"--sts_train {spec} is an evaluation split; train on stsb_multi_mt:es:train, bundled:train or a "
+            "file of your own."
+        )
+    try:
+        sts = load_sts_dataset(spec)
+    except DatasetError as err:
+        if spec.startswith("stsb_multi_mt"):
+            message = f"cannot load {spec} from the Hub; check your network (offline, bundled:train works)."
+        else:
+            message = str(err)
+        raise ConfigError(f"--sts_train: {message}") from err
+    pairs = zip(sts.sentences1, sts.sentences2, strict=True)
+    overlap = sum((a, b) in evaluated or (b, a) in evaluated for a, b in pairs)
+    if overlap:
+        raise ConfigError(
+            f"--sts_train {spec}: {overlap} of its {len(sts.scores)} pairs are STS dev or test pairs; "
+            "remove them, or the scores would be measured on training data."
+        )
+    scores = [score / 5.0 for score in sts.scores]
+    columns = {"sentence1": sts.sentences1, "sentence2": sts.sentences2, "score": scores}
+    return Dataset.from_dict(columns), sts.name
+
+
+def training_prompts(prompts, model, names: list[str]):
+    """The trainer's prompts once STS pairs join: the news pairs keep the configured column prompts; STS
+    pairs get the model's default prompt on both sides, as the app and the STS evaluation encode them."""
+    nested = isinstance(prompts, dict) and any(isinstance(v, dict) for v in prompts.values())
+    if "sts" not in names or not isinstance(prompts, dict) or nested:
+        return prompts  # none, one for every column, or already per dataset
+    symmetric = model.prompts.get(model.default_prompt_name or "")
+    sts = {"sentence1": symmetric, "sentence2": symmetric} if symmetric else {}
+    if names == ["sts"]:
+        return sts or None
+    return {"news": prompts, "sts": sts}
+
+
 # 5. Evaluators -------------------------------------------------------------------------------------
 def sts_pairs(source: str, split: str) -> tuple[list[dict], str]:
     if source == "bundled":
@@ -183,7 +231,16 @@ def retrieval_evaluator(model, split, name: str, batch_size: int, distractors: l
     )
 
 
-def build_evaluators(model, splits, data_args, batch_size: int):
+@dataclass
+class Evaluators:
+    dev: object  # SequentialEvaluator: STS dev, then retrieval dev (picks the checkpoint)
+    test: object  # the same on the test split
+    sources: dict  # where the STS pairs came from
+    paired_sets: dict  # the test data as evaluation datasets, for per-item (paired) scores
+    sts_pairs: set  # (sentence1, sentence2) of every STS pair evaluated: never trained on
+
+
+def build_evaluators(model, splits, data_args, batch_size: int) -> Evaluators:
     from sentence_transformers.base.evaluation import SequentialEvaluator
 
     train = splits["train"].shuffle(seed=0)
@@ -202,11 +259,12 @@ def build_evaluators(model, splits, data_args, batch_size: int):
             retrieval_evaluator(model, splits["test"], "retrieval-test", batch_size, distractors),
         ]
     )
-    return (
+    return Evaluators(
         dev,
         test,
         {"sts_dev": dev_source, "sts_test": test_source},
         paired_test_sets(test_pairs, test_source, splits["test"], distractors),
+        {(p["sentence1"], p["sentence2"]) for p in dev_pairs + test_pairs},
     )
 
 
@@ -247,7 +305,9 @@ def paired_differences(before: dict, after: dict, sets: dict, base: str) -> dict
     }
 
 
-def describe_card(model, model_args, data_stats: dict) -> None:
+def describe_card(
+    model, model_args, data_stats: dict, train_news: bool = True, sts_train: str | None = None
+) -> None:
     """What sentence-transformers' own model card cannot know: language, base model on the Hub, the
     data actually trained on. It writes the rest (widget, model-index, hyperparameters, logs)."""
     from trainer.prepare import KNOWN_SOURCES
@@ -266,8 +326,18 @@ def describe_card(model, model_args, data_stats: dict) -> None:
         dataset = {"name": source.split("/")[-1], "id": source}
     else:
         dataset = {"name": Path(source).name}  # a local file: its name, never its path
-    card.train_datasets = [dict(dataset)]
-    card.eval_datasets = [dict(dataset)]
+    # One entry per dataset the trainer gets, in its order (news, then STS); the dev loss is on the news.
+    card.eval_datasets = [dict(dataset)] if train_news else []
+    card.train_datasets = [dict(dataset)] if train_news else []
+    if sts_train:  # a spec's name: the Hub id's dataset, the bundled pairs, or a local file's name
+        if sts_train.startswith("stsb_multi_mt"):
+            card.train_datasets.append({"name": "stsb_multi_mt es (train)", "id": "PhilipMay/stsb_multi_mt"})
+        elif sts_train == "bundled:train":
+            card.train_datasets.append(
+                {"name": "Spanish STS pairs bundled with the workbench (assets/sts_es_calibration.jsonl)"}
+            )
+        else:
+            card.train_datasets.append({"name": sts_train})
 
 
 def hub_base_model(spec: str) -> str | None:
@@ -280,6 +350,35 @@ def hub_base_model(spec: str) -> str | None:
     return spec if looks_like_id else None
 
 
+def mix_weights(tuned: dict, base: dict, share: float) -> dict:
+    """``share`` of the fine-tuned weights plus ``1 - share`` of the base's (floating-point tensors)."""
+    return {
+        name: share * value + (1 - share) * base[name] if value.is_floating_point() else value
+        for name, value in tuned.items()
+    }
+
+
+def interpolate_with_base(model, base: dict, shares: list[float], evaluator, metric: str, tuned_score):
+    """WiSE-FT (Wortsman et al., 2022): try mixes of the fine-tuned and the base weights on the dev
+    evaluator and keep the best in ``model``; the fine-tuned model (share 1) competes with its own dev
+    score. Returns the dev score of every share and the share kept."""
+    tuned = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    key = metric.removeprefix("eval_")
+    scores = {1.0: float(tuned_score) if tuned_score is not None else evaluate(evaluator, model)[key]}
+    for share in shares:
+        model.load_state_dict(mix_weights(tuned, base, share))
+        scores[share] = evaluate(evaluator, model)[key]
+        logger.info(
+            "Interpolation with the base: share %.2f of the fine-tuned weights, %s %.4f",
+            share,
+            key,
+            scores[share],
+        )
+    kept = max(scores, key=lambda share: (scores[share], share))  # a tie keeps more of the fine-tuning
+    model.load_state_dict(tuned if kept == 1.0 else mix_weights(tuned, base, kept))
+    return {"dev_metric": key, "dev_scores": {str(k): v for k, v in scores.items()}, "kept": kept}
+
+
 def evaluate(evaluator, model) -> dict[str, float]:
     return {k: float(v) for k, v in evaluator(model).items() if isinstance(v, int | float)}
 
@@ -290,6 +389,11 @@ def prepared_stats(data_args, output_dir: Path) -> dict:
 
 
 BASELINE_ITEMS = "baseline_items.json"
+MATRYOSHKA_KEYS = (
+    "sts-test_spearman_cosine",
+    "retrieval-test_cosine_ndcg@10",
+    "retrieval-test_cosine_mrr@10",
+)
 
 
 # 6. Trainer ----------------------------------------------------------------------------------------
@@ -333,15 +437,38 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     # Time spent by earlier attempts (killed, preempted), kept in run.json while they ran.
     earlier_seconds = float(previous.get("seconds") or 0.0)
     model = build_model(model_args)  # 2
+    shares = run_args.shares()
+    base_state = {k: v.detach().clone() for k, v in model.state_dict().items()} if shares else None
     splits = load_training_data(data_args, model_args.model_name_or_path, output_dir, is_main)  # 3
-    if data_args.hard_negatives:
-        if loss_args.loss == "cosent":
-            raise ConfigError("--hard_negatives is for --loss mnrl or cached-mnrl, not cosent.")
-        splits["train"] = add_hard_negatives(model, splits["train"], data_args.hard_negatives, training_args)
-    loss = build_loss(model, loss_args, splits["train"].column_names)  # 4
     batch = training_args.per_device_eval_batch_size
-    dev_evaluator, test_evaluator, sources, test_sets = build_evaluators(model, splits, data_args, batch)  # 5
-    describe_card(model, model_args, prepared_stats(data_args, output_dir))
+    evaluators = build_evaluators(model, splits, data_args, batch)  # 5 (STS training must not overlap)
+    dev_evaluator, test_evaluator, sources = evaluators.dev, evaluators.test, dict(evaluators.sources)
+    test_sets = evaluators.paired_sets
+    train_sets, losses = {}, {}
+    if data_args.train_news:
+        if data_args.hard_negatives:
+            if loss_args.loss == "cosent":
+                raise ConfigError("--hard_negatives is for --loss mnrl or cached-mnrl, not cosent.")
+            splits["train"] = add_hard_negatives(
+                model, splits["train"], data_args.hard_negatives, training_args
+            )
+        train_sets["news"] = splits["train"]
+        losses["news"] = build_loss(model, loss_args, splits["train"].column_names)  # 4
+    if data_args.sts_train:
+        train_sets["sts"], sources["sts_train"] = sts_training_set(data_args.sts_train, evaluators.sts_pairs)
+        losses["sts"] = build_loss(model, replace(loss_args, loss="cosent"), train_sets["sts"].column_names)
+    training_args.prompts = training_prompts(training_args.prompts, model, list(train_sets))
+    # The dev loss is the news pairs' (the STS pairs' quality is the evaluator's sts-dev score).
+    eval_dataset = splits["dev"] if "news" in train_sets else None
+    if len(train_sets) == 1:  # one dataset: the plain form (its loss logs without a dataset prefix)
+        train_dataset, loss = next(iter(train_sets.values())), next(iter(losses.values()))
+    else:
+        from datasets import DatasetDict
+
+        train_dataset, loss = DatasetDict(train_sets), losses
+        eval_dataset = DatasetDict({"news": splits["dev"]})
+    stats = prepared_stats(data_args, output_dir)
+    describe_card(model, model_args, stats, data_args.train_news, sources.get("sts_train"))
     # A resumed run keeps its tracker run; a fresh one gets a new name, never mixing two runs' logs.
     training_args.run_name = (
         training_args.run_name
@@ -353,8 +480,12 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         "run_name": training_args.run_name,
         "status": "running",
         "model": model_args.model_name_or_path,
-        "loss": loss_args.loss + (f"+matryoshka{loss_args.dimensions()}" if loss_args.dimensions() else ""),
-        "data": {name: len(split) for name, split in splits.items()},
+        "loss": "+".join(
+            ([loss_args.loss] if data_args.train_news else []) + (["cosent"] if data_args.sts_train else [])
+        )
+        + (f"+matryoshka{loss_args.dimensions()}" if loss_args.dimensions() else ""),
+        "data": {name: len(split) for name, split in splits.items()}
+        | ({"sts_train": len(train_sets["sts"])} if "sts" in train_sets else {}),
         "sources": sources,
         "config": _config(model_args, data_args, loss_args, run_args, training_args),
         "versions": library_versions(),
@@ -383,6 +514,10 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     if training_args.device.type == "cpu":
         training_args.dataloader_pin_memory = False  # nothing to pin to; avoids a warning per epoch
     callbacks = [MetricLineCallback(), RunClock(output_dir, record, started, earlier_seconds)]
+    if run_args.early_stopping_patience:
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
     if "trackio" in (training_args.report_to or []):  # ours logs on the global step (trainer/tracking.py)
         training_args.report_to = [name for name in training_args.report_to if name != "trackio"]
         callbacks.append(trackio_callback(training_args.project, training_args.run_name, bool(resume)))
@@ -390,20 +525,35 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     trainer = _trainer_class()(
         model=model,
         args=training_args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["dev"],
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
         loss=loss,
         evaluator=dev_evaluator,
         callbacks=callbacks,
     )
     train_result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    # 8. Test evaluation of the best model (loaded at the end when load_best_model_at_end).
+    # 8. Interpolation with the base, chosen on dev; then the test evaluation of the model kept.
+    interpolation = None
+    if shares:
+        best = trainer.state.best_metric if training_args.load_best_model_at_end else None
+        metric = training_args.metric_for_best_model or PRIMARY_METRIC
+        interpolation = interpolate_with_base(model, base_state, shares, dev_evaluator, metric, best)
+        record["interpolation"] = interpolation
     metrics = evaluate(test_evaluator, model)
     if is_main:
         test_metrics = {f"test_{k}": v for k, v in metrics.items()}
         print_metric_lines(test_metrics, trainer.state.global_step, trainer.state.epoch)
         if tracked:
             _log_final_to_trackio(training_args, test_metrics, trainer.state.global_step, record["config"])
+    # Matryoshka: the test figures at every trained dimension (the embedding cut to its first d values).
+    per_dimension = None
+    if loss_args.dimensions() and is_main:
+        per_dimension = {}
+        for dim in loss_args.dimensions():
+            with model.truncate_embeddings(dim):
+                scores = evaluate(test_evaluator, model)
+            per_dimension[str(dim)] = {key: scores[key] for key in MATRYOSHKA_KEYS if key in scores}
+            logger.info("Test at %d dimensions: %s", dim, per_dimension[str(dim)])
     # 9. Save the final model atomically, then the metrics and the record.
     final_dir = Path(run_args.model_dir) if run_args.model_dir else output_dir / "final"
     if trainer.is_world_process_zero():
@@ -416,6 +566,8 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "best_dev_metric": trainer.state.best_metric,
             "global_step": trainer.state.global_step,
             "train_runtime_s": train_result.metrics.get("train_runtime"),
+            "interpolation": interpolation,
+            "matryoshka": per_dimension,
         }
         if baseline_items:
             after = item_scores(model, test_sets, batch)
