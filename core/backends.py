@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from filelock import FileLock
@@ -200,9 +201,8 @@ def _export_and_quantise(model, scratch: Path, target: Path) -> None:
 def quality_check(reference, variant, passages: int = 128) -> dict:
     """Mean cosine of ``variant``'s passage embeddings to ``reference``'s, and the STS Spearman change
     on the bundled STS test; ``passed`` when both meet the bar."""
-    from scipy.stats import spearmanr
-
     from core.data import load_news, load_sts
+    from core.evaluators import sts_spearman
 
     texts = [f"{n['title']}. {n['body']}" for n in load_news()][:passages]
     ours, theirs = (
@@ -210,13 +210,12 @@ def quality_check(reference, variant, passages: int = 128) -> dict:
     )
     cosine = float(np.mean(np.sum(ours * theirs, axis=1)))
     pairs = load_sts("test")
-    spearman = []
-    for m in (reference, variant):
-        embeddings = m.encode(
-            [p["sentence1"] for p in pairs] + [p["sentence2"] for p in pairs], normalize_embeddings=True
-        )
-        scores = np.sum(embeddings[: len(pairs)] * embeddings[len(pairs) :], axis=1)
-        spearman.append(float(spearmanr(scores, [p["score"] for p in pairs]).statistic))
+    sts = SimpleNamespace(
+        sentences1=[p["sentence1"] for p in pairs],
+        sentences2=[p["sentence2"] for p in pairs],
+        scores=[p["score"] for p in pairs],
+    )
+    spearman = [sts_spearman(m, sts)[0] for m in (reference, variant)]
     change = spearman[1] - spearman[0]
     return {
         "mean_cosine_to_fp32": cosine,

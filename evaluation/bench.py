@@ -26,7 +26,7 @@ import numpy as np
 
 from core.cache import CACHE
 from core.corpus import Corpus, served_corpus
-from core.data import load_news, load_sts
+from core.data import load_news
 from core.embeddings import corpus_embeddings
 from core.handle import get_handle, load_handle
 from core.io import write_file_atomically
@@ -78,11 +78,12 @@ def backends(model, fingerprint: str | None = None) -> dict:
 
 def bench_encoding(model, quick: bool, fingerprint: str | None = None) -> list[dict]:
     """Throughput at batch 1/16/64, single-query latency, and quality against fp32, per backend."""
-    from scipy.stats import spearmanr
+    from core.evaluators import sts_spearman
+    from evaluation.datasets import load_sts_dataset
 
     passages = [f"{n['title']}. {n['body']}" for n in load_news()][: 128 if quick else 256]
     queries = [n["title"] for n in load_news()][: 20 if quick else 100]
-    sts = load_sts("test")
+    sts = load_sts_dataset("bundled:test")
     repeats = 2 if quick else 3
     reference = model.encode_document(
         passages, batch_size=64, convert_to_numpy=True, normalize_embeddings=True
@@ -104,14 +105,7 @@ def bench_encoding(model, quick: bool, fingerprint: str | None = None) -> list[d
             passages, batch_size=64, convert_to_numpy=True, normalize_embeddings=True
         )
         row["mean_cosine_to_fp32"] = float(np.mean(np.sum(embeddings.astype(np.float32) * reference, axis=1)))
-        first = variant.encode(
-            [p["sentence1"] for p in sts], convert_to_numpy=True, normalize_embeddings=True
-        )
-        second = variant.encode(
-            [p["sentence2"] for p in sts], convert_to_numpy=True, normalize_embeddings=True
-        )
-        cosine = np.sum(first.astype(np.float32) * second.astype(np.float32), axis=1)
-        row["sts_spearman"] = float(spearmanr(cosine, [p["score"] for p in sts]).statistic)
+        row["sts_spearman"] = sts_spearman(variant, sts)[0]
         rows.append(row)
     base = rows[0]
     for row in rows:

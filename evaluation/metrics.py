@@ -9,24 +9,12 @@ import time
 
 import numpy as np
 from scipy.stats import rankdata
-from sentence_transformers.sentence_transformer.evaluation import (
-    EmbeddingSimilarityEvaluator,
-    InformationRetrievalEvaluator,
-)
 
+from core.evaluators import prompt_names, retrieval_evaluator, sts_cosines, sts_evaluator
 from evaluation.datasets import RetrievalDataset, STSDataset
 
 SIMILARITIES = ["cosine", "dot", "euclidean", "manhattan"]
 RETRIEVAL_METRICS = ("mrr@10", "ndcg@10", "recall@1", "recall@5", "recall@10", "map@100")
-
-
-class _RecordingSTSEvaluator(EmbeddingSimilarityEvaluator):
-    """The library's evaluator, keeping the embeddings it computed so that they are not computed twice."""
-
-    def embed_inputs(self, model, sentences, **kwargs):
-        embeddings = super().embed_inputs(model, sentences, **kwargs)
-        self.recorded.append(embeddings)
-        return embeddings
 
 
 def bootstrap_spearman_ci(
@@ -161,24 +149,14 @@ def evaluate_sts(
         ``metrics`` (e.g. ``spearman_cosine``), ``ci95`` for ``spearman_cosine``, the per-pair cosine
         ``predictions`` and ``gold`` scores (0–5), ``n`` and the encoding time.
     """
-    evaluator = _RecordingSTSEvaluator(
-        dataset.sentences1,
-        dataset.sentences2,
-        [score / 5.0 for score in dataset.scores],
-        batch_size=batch_size,
-        similarity_fn_names=SIMILARITIES,
-        write_csv=False,
+    evaluator = sts_evaluator(
+        dataset, batch_size=batch_size, similarity_fn_names=SIMILARITIES, write_csv=False
     )
-    evaluator.recorded = []
     started = time.perf_counter()
     metrics = evaluator(model)
     seconds = time.perf_counter() - started
-    embeddings = np.concatenate(evaluator.recorded)
     n = len(dataset.scores)
-    first, second = embeddings[:n], embeddings[n:]
-    cosine = (first * second).sum(axis=1) / (
-        np.linalg.norm(first, axis=1) * np.linalg.norm(second, axis=1) + 1e-12
-    )
+    cosine = sts_cosines(evaluator)
     low, high = bootstrap_spearman_ci(cosine, dataset.scores, n_resamples, seed)
     return {
         "task": "sts",
@@ -194,20 +172,17 @@ def evaluate_sts(
 
 def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32) -> dict:
     """MRR@10, nDCG@10, Recall@1/5/10 and MAP@100 with the model's prompts where it defines them."""
-    document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
-    evaluator = InformationRetrievalEvaluator(
-        queries=dataset.queries,
-        corpus=dataset.corpus,
-        relevant_docs=dataset.relevant,
+    evaluator = retrieval_evaluator(
+        model,
+        dataset,
+        batch_size=batch_size,
         mrr_at_k=[10],
         ndcg_at_k=[10],
         accuracy_at_k=[1, 5, 10],
         precision_recall_at_k=[1, 5, 10],
         map_at_k=[100],
-        batch_size=batch_size,
-        query_prompt_name="query" if "query" in model.prompts else None,
-        corpus_prompt_name=document_prompt,
         write_csv=False,
+        show_progress_bar=None,
         score_functions={"cosine": _cosine},
     )
     started = time.perf_counter()
@@ -229,8 +204,7 @@ def reciprocal_ranks(model, dataset: RetrievalDataset, k: int = 10, batch_size: 
     models can be compared query by query."""
     import torch
 
-    document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
-    query_prompt = "query" if "query" in model.prompts else None
+    query_prompt, document_prompt = prompt_names(model)
     query_ids, corpus_ids = list(dataset.queries), list(dataset.corpus)
     queries = model.encode(
         [dataset.queries[q] for q in query_ids], prompt_name=query_prompt, batch_size=batch_size,

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
+from core.evaluators import retrieval_evaluator, sts_evaluator
 from core.handle import load_handle
 from core.io import read_json, save_dir_atomically, write_file_atomically
 from core.loader import ModelLoadError
@@ -190,45 +191,12 @@ def sts_pairs(source: str, split: str) -> tuple[list[dict], str]:
     return load_sts_with_fallback(split)
 
 
-def sts_evaluator(pairs: list[dict], name: str, batch_size: int):
-    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
-
-    return EmbeddingSimilarityEvaluator(
-        sentences1=[p["sentence1"] for p in pairs],
-        sentences2=[p["sentence2"] for p in pairs],
-        scores=[p["score"] / 5.0 for p in pairs],
-        name=name,
-        batch_size=batch_size,
-    )
-
-
 def retrieval_items(split, distractors=()) -> tuple[dict, dict, dict]:
     """Queries (headlines), corpus (their bodies, then the distractors) and each query's relevant body."""
     corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
     corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
     queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
     return queries, corpus, {f"q{i}": {f"d{i}"} for i in range(len(queries))}
-
-
-def retrieval_evaluator(model, split, name: str, batch_size: int, distractors: list[str] = ()):
-    """Headlines as queries, bodies as the corpus; each headline's own body is its one relevant document.
-
-    ``distractors`` (bodies of other news) join the corpus as documents that no query asks for.
-    """
-    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
-    queries, corpus, relevant = retrieval_items(split, distractors)
-    document_prompt = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
-    return InformationRetrievalEvaluator(
-        queries=queries,
-        corpus=corpus,
-        relevant_docs=relevant,
-        name=name,
-        batch_size=batch_size,
-        query_prompt_name="query" if "query" in model.prompts else None,
-        corpus_prompt_name=document_prompt,
-        show_progress_bar=False,
-    )
 
 
 @dataclass
@@ -245,31 +213,31 @@ def build_evaluators(model, splits, data_args, batch_size: int) -> Evaluators:
 
     train = splits["train"].shuffle(seed=0)
     distractors = train.select(range(min(data_args.retrieval_distractors, len(train))))["positive"]
-    dev_pairs, dev_source = sts_pairs(data_args.sts_source, "dev")
-    test_pairs, test_source = sts_pairs(data_args.sts_source, "test")
-    dev = SequentialEvaluator(
-        [
-            sts_evaluator(dev_pairs, "sts-dev", batch_size),
-            retrieval_evaluator(model, splits["dev"], "retrieval-dev", batch_size, distractors),
-        ]
-    )
-    test = SequentialEvaluator(
-        [
-            sts_evaluator(test_pairs, "sts-test", batch_size),
-            retrieval_evaluator(model, splits["test"], "retrieval-test", batch_size, distractors),
-        ]
+    data = {}
+    for split in ("dev", "test"):
+        pairs, source = sts_pairs(data_args.sts_source, split)
+        data[split] = evaluation_sets(pairs, source, splits[split], distractors, f"{split} split")
+    dev, test = (
+        SequentialEvaluator(
+            [
+                sts_evaluator(data[split]["sts"], f"sts-{split}", batch_size),
+                retrieval_evaluator(model, data[split]["retrieval"], f"retrieval-{split}", batch_size),
+            ]
+        )
+        for split in ("dev", "test")
     )
     return Evaluators(
         dev,
         test,
-        {"sts_dev": dev_source, "sts_test": test_source},
-        paired_test_sets(test_pairs, test_source, splits["test"], distractors),
-        {(p["sentence1"], p["sentence2"]) for p in dev_pairs + test_pairs},
+        {"sts_dev": data["dev"]["sts"].name, "sts_test": data["test"]["sts"].name},
+        data["test"],
+        {pair for d in data.values() for pair in zip(d["sts"].sentences1, d["sts"].sentences2, strict=True)},
     )
 
 
-def paired_test_sets(sts: list[dict], sts_name: str, split, distractors) -> dict:
-    """The test evaluators' data as the evaluation package's datasets, for per-item (paired) scores."""
+def evaluation_sets(sts: list[dict], sts_name: str, split, distractors, retrieval_name: str) -> dict:
+    """The STS pairs and the split's headline -> body retrieval as the evaluation package's datasets: the
+    evaluators are built from them, and so are the per-item (paired) scores."""
     from evaluation.datasets import RetrievalDataset, STSDataset
 
     queries, corpus, relevant = retrieval_items(split, distractors)
@@ -277,7 +245,7 @@ def paired_test_sets(sts: list[dict], sts_name: str, split, distractors) -> dict
         "sts": STSDataset(
             sts_name, [p["sentence1"] for p in sts], [p["sentence2"] for p in sts], [p["score"] for p in sts]
         ),
-        "retrieval": RetrievalDataset("test split", queries, corpus, relevant),
+        "retrieval": RetrievalDataset(retrieval_name, queries, corpus, relevant),
     }
 
 
