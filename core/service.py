@@ -439,16 +439,14 @@ def _training_summary(spec: str) -> str:
     from pathlib import Path
 
     from core.loader import model_path
+    from core.runs import model_records
 
-    folder = Path(model_path(spec))
-    for metrics_file in (folder / "metrics.json", folder.parent / "metrics.json"):
-        if metrics_file.is_file():
-            summary = json.loads(metrics_file.read_text(encoding="utf-8"))
-            test, base = summary.get("test", {}), summary.get("baseline_test") or {}
-            key = "sts-test_spearman_cosine"
-            if key in test:
-                before = f"{base[key]:.4f} → " if key in base else ""
-                return f"STS test Spearman {before}{test[key]:.4f}, {summary.get('global_step')} pasos"
+    summary, _ = model_records(Path(model_path(spec)))
+    test, base = summary.get("test") or {}, summary.get("baseline_test") or {}
+    key = "sts-test_spearman_cosine"
+    if key in test:
+        before = f"{base[key]:.4f} → " if key in base else ""
+        return f"STS test Spearman {before}{test[key]:.4f}, {summary.get('global_step')} pasos"
     return "sin resumen (no hay metrics.json junto al modelo)"
 
 

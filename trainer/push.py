@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 from core.handle import load_handle
-from core.io import read_json
 from core.loader import ModelLoadError, model_path
+from core.runs import model_records
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Cosine Spearman on stsb_multi_mt es test as published by the models' authors (not measured here).
@@ -49,15 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--license", default="mit", help="license of the model card (default: mit)")
     parser.add_argument("--dry-run", action="store_true", help="show the card and the files; upload nothing")
     return parser
-
-
-def training_summary(folder: Path) -> tuple[dict, dict]:
-    """``metrics.json`` and ``run.json`` of the model: inside the folder, else beside it (runs/x/final)."""
-    for place in (folder, folder.parent):
-        metrics = read_json(place / "metrics.json")
-        if metrics:
-            return metrics, read_json(place / "run.json")
-    return {}, {}
 
 
 def model_card(repo_id: str, metrics: dict, run: dict, prompts: dict, dimension: int, license_id: str) -> str:
@@ -370,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="push-") as work:
             staged = stage(args.model, Path(work))
             prompts, dimension = check_loads(staged)
-            metrics, run = training_summary(Path(model_path(args.model)))
+            metrics, run = model_records(Path(model_path(args.model)))
             generated = staged / "README.md"
             text = generated.read_text(encoding="utf-8") if generated.is_file() else ""
             if "library_name: sentence-transformers" in text:  # the card sentence-transformers wrote

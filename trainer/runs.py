@@ -7,27 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from core.runs import find_runs
+
 SORT_KEYS = ("sts-test_spearman_cosine", "retrieval-test_cosine_mrr@10")
-
-
-def find_runs(root: Path, experiment: str | None = None) -> list[dict]:
-    """Every run under ``root`` (any depth), optionally of one experiment: a ``run.json`` that is not
-    inside another run's folder (the copy that travels with ``final/`` is the same run)."""
-    runs = []
-    paths = sorted(root.rglob("run.json"))
-    folders = {path.parent for path in paths}
-    for path in paths:
-        if any(parent in folders for parent in path.parent.parents):
-            continue
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if experiment and record.get("experiment") != experiment:
-            continue
-        record["path"] = str(path.parent)
-        runs.append(record)
-    return runs
 
 
 def sort_runs(runs: list[dict], key: str) -> list[dict]:

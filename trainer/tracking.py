@@ -10,7 +10,6 @@ the value in group 1 (the form SageMaker's metric definitions expect).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from core.io import write_file_atomically
+from core.runs import write_run_record
 
 METRIC_LINE = re.compile(
     r"^metric: (?P<name>[^=\s]+)=(?P<value>[-+0-9.eEinfa]+) step=(?P<step>\d+) epoch=(?P<epoch>[0-9.]+)$"
@@ -70,12 +69,6 @@ def print_metric_lines(metrics: dict, step: int, epoch: float | None, stream=Non
     for name, value in metrics.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             print(format_metric_line(name, float(value), step, epoch), file=stream or sys.stdout, flush=True)
-
-
-def write_run_record(output_dir: Path, record: dict) -> Path:
-    """Write ``run.json`` (config, versions, status, metrics) atomically."""
-    text = json.dumps(record, indent=2, ensure_ascii=False, default=str)
-    return write_file_atomically(output_dir / "run.json", lambda handle: handle.write(text))
 
 
 def trackio_callback(project: str, run_name: str, resuming: bool = False):

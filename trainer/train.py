@@ -19,6 +19,7 @@ from core.evaluators import retrieval_evaluator, sts_evaluator
 from core.handle import load_handle
 from core.io import read_json, save_dir_atomically, write_file_atomically
 from core.loader import ModelLoadError
+from core.runs import read_run_record, write_metrics, write_run_record
 from core.versions import library_versions
 from trainer.arguments import PRIMARY_METRIC, ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, plan_output_dir
@@ -28,7 +29,6 @@ from trainer.tracking import (
     RunClock,
     print_metric_lines,
     trackio_callback,
-    write_run_record,
 )
 
 logger = logging.getLogger(__name__)
@@ -401,7 +401,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     is_main = training_args.process_index == 0
     # 1. Output folder: resume, refuse or start afresh — decided before any heavy work.
     resume = plan_output_dir(output_dir, training_args.resume_from_checkpoint, run_args.overwrite_output_dir)
-    previous = read_json(output_dir / "run.json") if resume else {}
+    previous = read_run_record(output_dir) if resume else {}
     # Time spent by earlier attempts (killed, preempted), kept in run.json while they ran.
     earlier_seconds = float(previous.get("seconds") or 0.0)
     model = build_model(model_args)  # 2
@@ -541,11 +541,10 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             after = item_scores(model, test_sets, batch)
             base_name = hub_base_model(model_args.model_name_or_path) or "base"
             summary["paired"] = paired_differences(baseline_items, after, test_sets, base_name)
-        text = json.dumps(summary, indent=2)
         # metrics.json also travels inside the model folder (model.tar.gz), where `push` reads it.
         extra = [Path(run_args.output_data_dir)] if run_args.output_data_dir else []
         for folder in [output_dir, final_dir, *extra]:
-            write_file_atomically(folder / "metrics.json", lambda handle: handle.write(text))
+            write_metrics(folder, summary)
         record |= {
             "status": "finished",
             "metrics": metrics,
