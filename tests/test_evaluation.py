@@ -37,6 +37,34 @@ def test_evaluator_cosine_spearman_matches_scipy_on_same_embeddings(tiny_model_d
     assert low <= result["metrics"]["spearman_cosine"] <= high
 
 
+def test_every_path_scores_sts_with_the_one_evaluator(tiny_model_dir):
+    """The evaluation CLI, training's evaluator, the backend quality check and the benchmark give one STS
+    figure for one model on one set: they all build the evaluator in core/evaluators.py."""
+    from types import SimpleNamespace
+
+    from core.backends import quality_check
+    from core.evaluators import sts_evaluator, sts_spearman
+
+    model = load_model(str(tiny_model_dir), device="cpu")
+    dataset = load_sts_dataset("bundled:test")
+    cli = evaluate_sts(model, dataset, n_resamples=100)["metrics"]["spearman_cosine"]
+    training = sts_evaluator(dataset, name="sts-test")(model)["sts-test_spearman_cosine"]
+    check = quality_check(model, model, passages=8)
+    bench, cosines = sts_spearman(model, dataset)
+    assert training == pytest.approx(cli, abs=1e-6) and bench == pytest.approx(cli, abs=1e-6)
+    assert check["sts_spearman_fp32"] == pytest.approx(cli, abs=1e-6) and check["sts_spearman_change"] == 0
+    assert cosines.dtype == np.float32 and len(cosines) == len(dataset.scores)
+    # a bf16 model's embeddings are scored in float32 (a bf16 cosine of a text with itself can exceed 1)
+    import torch
+
+    same = SimpleNamespace(sentences1=["Sube el paro"], sentences2=["Sube el paro"], scores=[5.0])
+    evaluator = sts_evaluator(same)
+    evaluator.recorded = [torch.tensor([[0.3, 0.7, 0.648]], dtype=torch.bfloat16)] * 2
+    from core.evaluators import sts_cosines
+
+    assert sts_cosines(evaluator)[0] == pytest.approx(1.0, abs=1e-6)
+
+
 def test_bootstrap_ci_is_seeded_and_shrinks_with_more_pairs():
     rng = np.random.default_rng(1)
     gold = rng.uniform(0, 5, 2000)
