@@ -227,3 +227,26 @@ def test_push_refuses_models_that_do_not_load(tmp_path, capsys):
 def test_model_card_without_metrics_says_so():
     card = model_card("org/name", {}, {}, {}, 384, "mit")
     assert "No `metrics.json` was found" in card and "The model needs no prompts." in card
+
+
+def test_card_says_how_the_weights_were_chosen_and_which_sts_pairs_it_trained_on():
+    from trainer.push import our_section
+
+    metrics = {
+        "interpolation": {
+            "dev_metric": "sts-dev_spearman_cosine", "dev_scores": {"1.0": 0.75, "0.75": 0.76, "0.5": 0.74},
+            "kept": 0.75,
+        },
+        "matryoshka": {
+            "384": {"sts-test_spearman_cosine": 0.81, "retrieval-test_cosine_ndcg@10": 0.95},
+            "64": {"sts-test_spearman_cosine": 0.7712, "retrieval-test_cosine_mrr@10": 0.9012},
+        },
+        "sources": {"sts_train": "bundled:train", "sts_test": "bundled:test"},
+    }  # fmt: skip
+    run = {"model": "x", "loss": "mnrl+cosent", "data": {"train": 456, "test": 57, "sts_train": 310}}
+    text = "\n".join(our_section(metrics, run))
+    assert "75% fine-tuned and 25% base" in text and "(100%: 0.7500, 75%: 0.7600, 50%: 0.7400)" in text
+    assert "| 64 | 0.7712 |  | 0.9012 |" in text and "| 384 | 0.8100 | 0.9500 |  |" in text
+    assert "same hand as the bundled STS test pairs" in text and "456 headline" in text
+    alone = "\n".join(our_section({"sources": {}}, {"model": "x", "loss": "cosent", "data": {"train": 456}}))
+    assert "headline" not in alone and "WiSE-FT" not in alone and "Matryoshka" not in alone
