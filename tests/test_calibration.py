@@ -100,6 +100,22 @@ def test_paired_difference_finds_a_real_gain_and_no_gain_where_there_is_none():
     assert same["p_value"] > 0.05
 
 
+def test_the_p_value_agrees_with_the_interval_near_the_edge():
+    """p < 0.05 exactly when the 95 % BCa interval excludes 0, also for differences near the edge, where a
+    percentile p-value beside a BCa interval once read "interval [+0.0024, +0.0509], p = 0.052"."""
+    rng = np.random.default_rng(2)
+    near_edge = 0
+    for _ in range(60):
+        gold = rng.uniform(0, 5, 150)
+        first = gold + rng.normal(0, 2.0, 150)
+        second = first + rng.normal(0, 0.5, 150) + 0.1 * (gold - 2.5)
+        result = paired_spearman_difference(first, second, gold, n_resamples=1000)
+        low, high = result["ci"]
+        assert (low > 0 or high < 0) == (result["p_value"] < 0.05), result
+        near_edge += 0.02 < result["p_value"] < 0.1
+    assert near_edge >= 5  # the check reached the cases that matter
+
+
 def test_paired_interval_is_narrower_than_the_two_intervals_side_by_side():
     from evaluation.metrics import bootstrap_spearman_ci
 
