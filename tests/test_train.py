@@ -616,6 +616,14 @@ def test_sts_training_never_uses_an_evaluated_pair(tmp_path):
     evaluated = {(test_pair["sentence2"], test_pair["sentence1"])}  # either order counts
     with pytest.raises(ConfigError, match="1 of its 41 pairs are STS dev or test pairs"):
         sts_training_set(str(mixed), evaluated)
+    for typo in ("bundled:trian", "stsb", str(tmp_path / "missing.jsonl")):
+        with pytest.raises(ConfigError, match="use stsb_multi_mt:es:train, bundled:train or a"):
+            parse_train_args(["--sts_train", typo])  # before any model loads
+    for typo in ("bundled:trian", "stsb"):
+        with pytest.raises(ConfigError, match="use stsb_multi_mt:es:train, bundled:train or a"):
+            sts_training_set(typo, set())
+    with pytest.raises(ConfigError, match="is an evaluation split"):
+        parse_train_args(["--sts_train", "stsb_multi_mt:es:test"])
     with pytest.raises(ConfigError, match="needs columns sentence1, sentence2 and score"):
         bad = tmp_path / "bad.jsonl"
         bad.write_text('{"a": 1}\n')

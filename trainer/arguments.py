@@ -134,6 +134,20 @@ class DataArguments:
             )
         if self.retrieval_distractors < 0:
             raise ConfigError("--retrieval_distractors must not be negative.")
+        if self.sts_train:  # checked before any model loads; the pairs themselves are read later
+            spec = self.sts_train
+            hub = spec.startswith("stsb_multi_mt:") and spec.count(":") == 2
+            if spec in ("bundled:dev", "bundled:test") or (hub and spec.endswith((":dev", ":test"))):
+                raise ConfigError(
+                    f"--sts_train {spec} is an evaluation split; train on stsb_multi_mt:es:train, "
+                    "bundled:train or a file of your own."
+                )
+            if not (hub or spec == "bundled:train" or Path(spec).expanduser().is_file()):
+                raise ConfigError(
+                    f"--sts_train: unknown STS training set {spec!r}; use stsb_multi_mt:es:train, "
+                    "bundled:train or a .jsonl/.csv/.tsv file with sentence1, sentence2 and similarity_score "
+                    "(or score)."
+                )
         if not self.train_news and not self.sts_train:
             raise ConfigError("--train_news false leaves nothing to train on; add --sts_train SPEC.")
         if self.max_train_samples is not None and self.max_train_samples < 1:

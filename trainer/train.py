@@ -154,6 +154,11 @@ def sts_training_set(spec: str, evaluated: set):
     except DatasetError as err:
         if spec.startswith("stsb_multi_mt"):
             message = f"cannot load {spec} from the Hub; check your network (offline, bundled:train works)."
+        elif str(err).startswith("Unknown"):  # the evaluation's list of specs does not fit training
+            message = (
+                f"unknown STS training set {spec!r}; use stsb_multi_mt:es:train, bundled:train or a "
+                ".jsonl/.csv/.tsv file with sentence1, sentence2 and similarity_score (or score)."
+            )
         else:
             message = str(err)
         raise ConfigError(f"--sts_train: {message}") from err
