@@ -164,28 +164,36 @@ def _bca_p_value(statistic, samples: tuple, distribution: np.ndarray, batch: int
         keep = np.stack([np.delete(everyone, i) for i in range(start, min(n, start + batch))])
         jackknife.append(statistic(*(np.asarray(x)[keep] for x in samples)))
     spread = np.mean(np.concatenate(jackknife)) - np.concatenate(jackknife)
+    edge = 0.5 / len(distribution)
+    tails = []
     with np.errstate(invalid="ignore", divide="ignore"):
         a = (spread**3).sum() / (6 * ((spread**2).sum()) ** 1.5)
-        edge = 0.5 / len(distribution)
-        w = ndtri(min(max(_quantile_level(distribution, 0.0), edge), 1 - edge)) - z0
-        z = (w * (1 - a * z0) - z0) / (1 + a * w)
-    if not (np.isfinite(z0) and np.isfinite(a) and np.isfinite(z)):
+        for level in _quantile_levels(distribution, 0.0):  # resamples tied at 0: any level among them
+            w = ndtri(min(max(level, edge), 1 - edge)) - z0
+            tails.append((w * (1 - a * z0) - z0) / (1 + a * w))
+    if not (np.isfinite(z0) and np.isfinite(a) and np.all(np.isfinite(tails))):
         return None
+    if min(tails) <= 0 <= max(tails):  # 0 sits among tied resamples at the interval's centre
+        return 1.0
+    z = min(tails, key=abs)  # the level nearest the centre: the largest p the ties allow
     return float(min(1.0, 2 * min(ndtr(z), 1 - ndtr(z))))
 
 
-def _quantile_level(distribution: np.ndarray, value: float) -> float:
-    """The level q at which ``np.percentile(distribution, 100 q)`` (linear, as scipy's BCa endpoints) is
-    ``value``: where 0 sits among the resamples, read the way the interval's edges are."""
+def _quantile_levels(distribution: np.ndarray, value: float) -> tuple[float, ...]:
+    """The levels q at which ``np.percentile(distribution, 100 q)`` (linear, as scipy's BCa endpoints)
+    is ``value``: one level, or the first and the last of a run of resamples equal to it."""
     ordered = np.sort(distribution)
-    if value <= ordered[0]:
-        return 0.0
-    if value >= ordered[-1]:
-        return 1.0
-    above = int(np.searchsorted(ordered, value, side="right"))
-    low, high = ordered[above - 1], ordered[above]
-    position = above - 1 + ((value - low) / (high - low) if high > low else 0.0)
-    return position / (len(ordered) - 1)
+    last = max(1, len(ordered) - 1)
+    first = int(np.searchsorted(ordered, value, "left"))
+    after = int(np.searchsorted(ordered, value, "right"))
+    if after > first:  # resamples equal to value
+        return (first / last, (after - 1) / last)
+    if first == 0:
+        return (0.0,)
+    if first == len(ordered):
+        return (1.0,)
+    low, high = ordered[first - 1], ordered[first]
+    return ((first - 1 + (value - low) / (high - low)) / last,)
 
 
 def evaluate_sts(

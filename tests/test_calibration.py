@@ -114,6 +114,14 @@ def test_the_p_value_agrees_with_the_interval_near_the_edge():
         assert (low > 0 or high < 0) == (result["p_value"] < 0.05), result
         near_edge += 0.02 < result["p_value"] < 0.1
     assert near_edge >= 5  # the check reached the cases that matter
+    # reciprocal ranks: many resamples tie at exactly 0; no difference at all reads p = 1, not 0.72
+    from evaluation.metrics import paired_mean_difference
+
+    first = np.array([1.0] * 50 + [0.5] * 4 + [0.0] * 3)
+    second = first.copy()
+    second[[0, 50]] = second[[50, 0]]  # one query better, one worse
+    same = paired_mean_difference(first, second)
+    assert same["difference"] == 0 and same["ci"][0] < 0 < same["ci"][1] and same["p_value"] == 1.0
 
 
 def test_paired_interval_is_narrower_than_the_two_intervals_side_by_side():
