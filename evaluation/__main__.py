@@ -37,13 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("Examples::", 1)[1],
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{sts,retrieval}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{sts,retrieval,compare,mteb,bench}"
+    )
     sts = commands.add_parser(
         "sts", allow_abbrev=False, help="semantic textual similarity: Spearman/Pearson with a bootstrap CI"
     )
     retrieval = commands.add_parser(
         "retrieval", allow_abbrev=False, help="headline -> body retrieval: MRR@10, nDCG@10, recall"
     )
+    # listed here for --help; main() hands them to their own parsers before this one runs
+    for name, text in (
+        ("compare", "is B better than A? the paired difference, its 95%% CI and p (own --help)"),
+        ("mteb", "MTEB tasks (Spanish by default), results in mteb's format (own --help)"),
+        ("bench", "speed of the backends, search and the map (own --help)"),
+    ):
+        commands.add_parser(name, help=text, add_help=False)
     for sub, specs in ((sts, STS_SPECS), (retrieval, RETRIEVAL_SPECS)):
         sub.add_argument(
             "--model",

@@ -31,3 +31,13 @@ def test_an_abbreviated_flag_is_refused(module, argv, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_every_evaluation_command_is_listed_in_its_help(capsys):
+    from evaluation.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    for command in ("sts", "retrieval", "compare", "mteb", "bench"):
+        assert f"\n    {command} " in listed, command
