@@ -691,6 +691,9 @@ def test_interpolation_with_the_base_keeps_the_share_the_dev_metric_prefers(_tin
     assert result["kept"] == 1.0 and torch.equal(model.state_dict()[name], tuned[name])
     with pytest.raises(ConfigError, match="must lie in"):
         parse_train_args(["--interpolate_base", "0.5,1"])
+    by_loss = ["--interpolate_base", "0.5", "--metric_for_best_model", "eval_loss", "--output_dir", "x"]
+    with pytest.raises(ConfigError, match="set --metric_for_best_model to one such as"):
+        train(*parse_train_args(by_loss))  # refused before any model loads or any training
 
 
 def test_early_stopping_and_interpolation_in_a_run(_tiny_model_master, tmp_path):

@@ -403,6 +403,13 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     """Run every step; returns the run record (also written to ``<output_dir>/run.json``)."""
     started = time.time()
     output_dir = Path(training_args.output_dir)
+    shares = run_args.shares()
+    metric = training_args.metric_for_best_model or PRIMARY_METRIC
+    if shares and not metric.removeprefix("eval_").startswith(("sts-dev_", "retrieval-dev_")):
+        raise ConfigError(
+            f"--interpolate_base picks a share by a dev evaluator's score, not by {metric}; set "
+            "--metric_for_best_model to one such as eval_sts-dev_spearman_cosine."
+        )
     is_main = training_args.process_index == 0
     # 1. Output folder: resume, refuse or start afresh — decided before any heavy work.
     resume = plan_output_dir(output_dir, training_args.resume_from_checkpoint, run_args.overwrite_output_dir)
@@ -410,7 +417,6 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     # Time spent by earlier attempts (killed, preempted), kept in run.json while they ran.
     earlier_seconds = float(previous.get("seconds") or 0.0)
     model = build_model(model_args)  # 2
-    shares = run_args.shares()
     base_state = {k: v.detach().clone() for k, v in model.state_dict().items()} if shares else None
     splits = load_training_data(data_args, model_args.model_name_or_path, output_dir, is_main)  # 3
     batch = training_args.per_device_eval_batch_size
@@ -509,7 +515,6 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     interpolation = None
     if shares:
         best = trainer.state.best_metric if training_args.load_best_model_at_end else None
-        metric = training_args.metric_for_best_model or PRIMARY_METRIC
         interpolation = interpolate_with_base(model, base_state, shares, dev_evaluator, metric, best)
         record["interpolation"] = interpolation
     metrics = evaluate(test_evaluator, model)
