@@ -245,7 +245,11 @@ def test_card_says_how_the_weights_were_chosen_and_which_sts_pairs_it_trained_on
     }  # fmt: skip
     run = {"model": "x", "loss": "mnrl+cosent", "data": {"train": 456, "test": 57, "sts_train": 310}}
     text = "\n".join(our_section(metrics, run))
-    assert "75% fine-tuned and 25% base" in text and "(100%: 0.7500, 75%: 0.7600, 50%: 0.7400)" in text
+    assert (
+        "75% fine-tuned and 25% base" in text and "dev score; 100%: 0.7500, 75%: 0.7600, 50%: 0.7400)" in text
+    )
+    metrics["interpolation"]["kept"] = 1.0
+    assert "the fine-tuned model itself" in "\n".join(our_section(metrics, run))
     assert "| 64 | 0.7712 |  | 0.9012 |" in text and "| 384 | 0.8100 | 0.9500 |  |" in text
     assert "same hand as the bundled STS test pairs" in text and "456 headline" in text
     alone = "\n".join(our_section({"sources": {}}, {"model": "x", "loss": "cosent", "data": {"train": 456}}))

@@ -593,11 +593,15 @@ def test_sts_training_pairs_from_the_hub_a_file_or_the_bundled_set(monkeypatch):
     assert (hub_name, file_name) == ("stsb_multi_mt:es:train", "stsb-multi-mt-es.jsonl")
     assert from_hub.to_list() == from_file.to_list() and len(from_hub) == 40
     raw = [json.loads(line) for line in STSB_SAMPLE.read_text().splitlines()]
-    assert from_file["score"] == pytest.approx([row["similarity_score"] / 5 for row in raw])
+    wanted = {(row["sentence1"], row["sentence2"]): row["similarity_score"] / 5 for row in raw}
+    got = {(row["sentence1"], row["sentence2"]): row["score"] for row in from_file.to_list()}
+    assert got.keys() == wanted.keys() and all(got[k] == pytest.approx(v) for k, v in wanted.items())
     bundled, name = sts_training_set("bundled:train", set())
     kept = {(p["sentence1"], p["sentence2"]) for p in bundled.to_list()}
     never = [*calibration_pairs()[1], *load_sts("dev"), *load_sts("test")]
     assert name == "bundled:train" and len(kept) == len(bundled) > 300
+    first_rows = bundled["score"][:100]  # what the model card's statistics read: not only one score
+    assert bundled["score"] != sorted(bundled["score"]) and max(first_rows) - min(first_rows) > 0.8
     assert not kept & {(p["sentence1"], p["sentence2"]) for p in never}
 
 

@@ -209,11 +209,20 @@ def _choice_lines(metrics: dict) -> list[str]:
         scores = ", ".join(
             f"{float(share):.0%}: {score:.4f}" for share, score in interpolation["dev_scores"].items()
         )
+        kept, metric = float(interpolation["kept"]), interpolation["dev_metric"]
+        if kept == 1.0:
+            chosen = (
+                "The published weights are the fine-tuned model itself: mixes with the base's weights "
+                f"(WiSE-FT weight interpolation) did not score higher on dev `{metric}`"
+            )
+        else:
+            chosen = (
+                f"The published weights are {kept:.0%} fine-tuned and {1 - kept:.0%} base (WiSE-FT weight "
+                f"interpolation): of the shares tried, this one scored best on dev `{metric}`"
+            )
         lines += [
-            f"The published weights are {float(interpolation['kept']):.0%} fine-tuned and "
-            f"{1 - float(interpolation['kept']):.0%} base (WiSE-FT weight interpolation), the share with the "
-            f"best dev `{interpolation['dev_metric']}` ({scores}); the test items above played no part in "
-            "the choice.",
+            f"{chosen} (share of fine-tuned weights: dev score; {scores}). The test items above played no "
+            "part in the choice.",
             "",
         ]
     if per_dimension := metrics.get("matryoshka"):

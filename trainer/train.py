@@ -171,7 +171,9 @@ def sts_training_set(spec: str, evaluated: set):
         )
     scores = [score / 5.0 for score in sts.scores]
     columns = {"sentence1": sts.sentences1, "sentence2": sts.sentences2, "score": scores}
-    return Dataset.from_dict(columns), sts.name
+    # shuffled once, with a fixed seed: a file sorted by score (bundled:train is) would otherwise show
+    # sentence-transformers' card only its first rows, all of one score
+    return Dataset.from_dict(columns).shuffle(seed=0).flatten_indices(), sts.name
 
 
 def training_prompts(prompts, model, names: list[str]):
