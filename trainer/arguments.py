@@ -66,6 +66,29 @@ class ModelArguments:
             raise ConfigError("--max_seq_length must be at least 8 tokens.")
 
 
+def check_sts_train_spec(spec: str) -> None:
+    """Refuse an STS evaluation split, or a spec that names neither a training set nor a file."""
+    hub = spec.startswith("stsb_multi_mt:") and spec.count(":") == 2
+    if spec in ("bundled:dev", "bundled:test") or (hub and spec.endswith((":dev", ":test"))):
+        raise ConfigError(
+            f"--sts_train {spec} is an evaluation split; train on stsb_multi_mt:es:train, bundled:train or a "
+            "file of your own."
+        )
+    if not (hub or spec == "bundled:train" or Path(spec).expanduser().is_file()):
+        raise ConfigError(
+            f"--sts_train: unknown STS training set {spec!r}; use stsb_multi_mt:es:train, bundled:train or "
+            "a .jsonl/.csv/.tsv file with sentence1, sentence2 and similarity_score (or score)."
+        )
+
+
+def number_list(text, flag: str, kind: type, expected: str) -> list:
+    """``"384,256"`` -> the distinct numbers, largest first; a ConfigError naming ``flag`` otherwise."""
+    try:
+        return sorted({kind(part) for part in str(text).split(",")}, reverse=True)
+    except ValueError as err:
+        raise ConfigError(f"{flag} {text!r} must be {expected}.") from err
+
+
 @dataclass
 class DataArguments:
     prepared_data: str | None = field(
@@ -135,19 +158,7 @@ class DataArguments:
         if self.retrieval_distractors < 0:
             raise ConfigError("--retrieval_distractors must not be negative.")
         if self.sts_train:  # checked before any model loads; the pairs themselves are read later
-            spec = self.sts_train
-            hub = spec.startswith("stsb_multi_mt:") and spec.count(":") == 2
-            if spec in ("bundled:dev", "bundled:test") or (hub and spec.endswith((":dev", ":test"))):
-                raise ConfigError(
-                    f"--sts_train {spec} is an evaluation split; train on stsb_multi_mt:es:train, "
-                    "bundled:train or a file of your own."
-                )
-            if not (hub or spec == "bundled:train" or Path(spec).expanduser().is_file()):
-                raise ConfigError(
-                    f"--sts_train: unknown STS training set {spec!r}; use stsb_multi_mt:es:train, "
-                    "bundled:train or a .jsonl/.csv/.tsv file with sentence1, sentence2 and similarity_score "
-                    "(or score)."
-                )
+            check_sts_train_spec(self.sts_train)
         if not self.train_news and not self.sts_train:
             raise ConfigError("--train_news false leaves nothing to train on; add --sts_train SPEC.")
         if self.max_train_samples is not None and self.max_train_samples < 1:
@@ -186,12 +197,7 @@ class LossArguments:
         """The Matryoshka dimensions, largest first; empty when not used."""
         if not self.matryoshka_dims:
             return []
-        try:
-            dims = sorted({int(part) for part in str(self.matryoshka_dims).split(",")}, reverse=True)
-        except ValueError as err:
-            raise ConfigError(
-                f"--matryoshka_dims {self.matryoshka_dims!r} must be integers like 384,256,128."
-            ) from err
+        dims = number_list(self.matryoshka_dims, "--matryoshka_dims", int, "integers like 384,256,128")
         if dims[-1] < 1:
             raise ConfigError("--matryoshka_dims must be positive.")
         return dims
@@ -246,12 +252,7 @@ class RunArguments:
         """The interpolation shares of the fine-tuned weights to try (1.0, the model itself, is implied)."""
         if not self.interpolate_base:
             return []
-        try:
-            shares = sorted({float(part) for part in str(self.interpolate_base).split(",")}, reverse=True)
-        except ValueError as err:
-            raise ConfigError(
-                f"--interpolate_base {self.interpolate_base!r} must be numbers like 0.5,0.75."
-            ) from err
+        shares = number_list(self.interpolate_base, "--interpolate_base", float, "numbers like 0.5,0.75")
         if not all(0 <= share < 1 for share in shares):
             raise ConfigError(
                 "--interpolate_base shares must lie in [0, 1): 1 is the fine-tuned model itself."

@@ -17,11 +17,11 @@ from pathlib import Path
 from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
 from core.evaluators import retrieval_evaluator, sts_evaluator
 from core.handle import load_handle
-from core.io import read_json, save_dir_atomically, write_file_atomically
+from core.io import read_json, save_dir_atomically
 from core.loader import ModelLoadError
-from core.runs import read_run_record, write_metrics, write_run_record
+from core.runs import read_run_record, write_json, write_metrics, write_run_record
 from core.versions import library_versions
-from trainer.arguments import PRIMARY_METRIC, ConfigError, parse_train_args
+from trainer.arguments import PRIMARY_METRIC, ConfigError, check_sts_train_spec, parse_train_args
 from trainer.checkpoints import OutputDirError, plan_output_dir
 from trainer.prepare import PrepareArguments, PrepareError, prepare, save_prepared
 from trainer.tracking import (
@@ -144,21 +144,12 @@ def sts_training_set(spec: str, evaluated: set):
 
     from evaluation.datasets import DatasetError, load_sts_dataset
 
-    if spec in ("bundled:dev", "bundled:test") or spec.endswith((":dev", ":test")):
-        raise ConfigError(
-            f"--sts_train {spec} is an evaluation split; train on stsb_multi_mt:es:train, bundled:train or a "
-            "file of your own."
-        )
+    check_sts_train_spec(spec)
     try:
         sts = load_sts_dataset(spec)
     except DatasetError as err:
         if spec.startswith("stsb_multi_mt"):
             message = f"cannot load {spec} from the Hub; check your network (offline, bundled:train works)."
-        elif str(err).startswith("Unknown"):  # the evaluation's list of specs does not fit training
-            message = (
-                f"unknown STS training set {spec!r}; use stsb_multi_mt:es:train, bundled:train or a "
-                ".jsonl/.csv/.tsv file with sentence1, sentence2 and similarity_score (or score)."
-            )
         else:
             message = str(err)
         raise ConfigError(f"--sts_train: {message}") from err
@@ -485,8 +476,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
     baseline_items = read_json(output_dir / BASELINE_ITEMS) if resume else {}
     if is_main and baseline is not None and not baseline_items:
         baseline_items = item_scores(model, test_sets, batch)
-        text = json.dumps(baseline_items)
-        write_file_atomically(output_dir / BASELINE_ITEMS, lambda handle: handle.write(text))
+        write_json(output_dir / BASELINE_ITEMS, baseline_items)
     if is_main:
         write_run_record(output_dir, record)
     # 7. Trainer and training.
