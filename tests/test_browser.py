@@ -120,7 +120,9 @@ def test_map_lists_and_marks_the_nearest_news(page):
     assert len(ringed) == 8
     for title in ringed[:3]:  # the neighbours' table lists the same texts (the tiny model's choice)
         # a visible one: gradio also keeps hidden copies of cells, and the first match may be one of them
-        page.locator("#neighbours").get_by_text(title[:30]).filter(visible=True).first.wait_for(timeout=30_000)
+        page.locator("#neighbours").get_by_text(title[:30]).filter(visible=True).first.wait_for(
+            timeout=30_000
+        )
     page.screenshot(path=str(ARTIFACTS / "map-neighbours.png"), full_page=True)
     no_english(page)
 
