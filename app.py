@@ -40,6 +40,9 @@ SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, 
 # Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
 # evaluation) one at a time in their own group, so they never take the quick requests' places.
 QUICK = {"concurrency_id": "quick", "concurrency_limit": 2}
+# ZeroGPU: the longest each kind of event may hold a GPU (seconds; a shorter duration queues sooner). Every
+# decorated event runs the model; the decorator is a no-op off ZeroGPU (README, "Deploying the Space").
+QUICK_GPU_S, HEAVY_GPU_S, EVALUATE_GPU_S = 15, 120, 300
 HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
 
 
@@ -48,7 +51,8 @@ def _call(function, *args, **kwargs):
     handler, so the error keeps no frame of the failed work alive (a rejected upload's bytes)."""
     message = None
     try:
-        return function(*args, **kwargs)
+        with service.job():  # counted: a long job uses every core only while nothing else runs
+            return function(*args, **kwargs)
     except ModelLoadError as err:  # the Space's configuration, not the visitor: the details go to the log
         logger.error("%s: a model could not be loaded: %s", function.__name__, err)
         message = messages.MODEL_UNAVAILABLE.format(spec=", ".join(service.app_models()))
@@ -76,7 +80,7 @@ def api_only(function):
 
 
 # Events: each one a thin call into core.service (their docstrings are the API's and the MCP tools')
-@spaces.GPU
+@spaces.GPU(duration=QUICK_GPU_S)
 def similarity(sentence_a: str, sentence_b: str):
     """How similar two Spanish sentences are, on the 0–5 STS scale calibrated per model.
 
@@ -92,20 +96,20 @@ def similarity(sentence_a: str, sentence_b: str):
 
 
 @api_only
-@spaces.GPU
+@spaces.GPU(duration=QUICK_GPU_S)
 def rank(sentence: str, candidates: str):
     """One sentence against a list of candidates (one per line), most similar first."""
     return _call(service.rank, sentence, candidates, warn=gr.Warning)
 
 
 @api_only
-@spaces.GPU
+@spaces.GPU(duration=QUICK_GPU_S)
 def matrix(sentences: str):
     """Pairwise similarities of up to 20 sentences (one per line), as a heatmap."""
     return _call(service.matrix, sentences, warn=gr.Warning)
 
 
-@spaces.GPU
+@spaces.GPU(duration=QUICK_GPU_S)
 def search(query: str, k: float = 5, section: str = "todas", model_spec: str | None = None, corpus=None):
     """Search the Spanish news corpus by meaning: the k texts closest to a query.
 
@@ -133,7 +137,7 @@ def read_result(results, corpus, event: gr.SelectData):
 
 
 @api_only
-@spaces.GPU
+@spaces.GPU(duration=HEAVY_GPU_S)
 def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Progress()):
     """Make an uploaded CSV / TSV / JSONL / JSON / TXT file this session's corpus (for search, the map and
     duplicates); other visitors keep theirs."""
@@ -153,14 +157,14 @@ def _corpus_outputs(corpus, status: str):
 
 
 @api_only
-@spaces.GPU
+@spaces.GPU(duration=HEAVY_GPU_S)
 def embeddings(model_spec: str | None = None, corpus=None, progress=gr.Progress()):
     """The active corpus' embeddings as a Parquet file (id, title, section, embedding)."""
     return _call(service.export_embeddings, corpus, model_spec, progress=progress)
 
 
 @api_only
-@spaces.GPU
+@spaces.GPU(duration=HEAVY_GPU_S)
 def cluster_map(
     color_by: str = "sección",
     method: str = "kmeans",
@@ -180,13 +184,13 @@ def cluster_map(
 
 
 @api_only
-@spaces.GPU
+@spaces.GPU(duration=HEAVY_GPU_S)
 def duplicates(threshold: float = 3.5, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
     """Pairs of near-duplicate texts in the session's corpus whose 0–5 reading reaches a threshold."""
     return _call(service.find_duplicates, corpus, threshold, model_spec, progress=progress)
 
 
-@spaces.GPU
+@spaces.GPU(duration=EVALUATE_GPU_S)
 def evaluate(sts_file: str | None = None, include_hub: bool = False, progress=gr.Progress()):
     """Evaluate the served models on Spanish STS (Spearman correlation with human 0–5 scores).
 

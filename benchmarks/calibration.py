@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.speed import machine, save_results
 from core.calibration import StsScale, calibration_pairs, held_out_error, pair_cosines
 from core.data import load_sts
 from core.handle import get_handle
-from evaluation.bench import machine, save_results
 
 GOALS = {"mae": 0.65, "high_read_4_or_more": 0.85, "low_read_1_5_or_less": 0.80}
 
@@ -100,7 +100,7 @@ def _row(name: str, f: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        allow_abbrev=False, prog="python -m benchmarks.calibration", description=__doc__.split("\n\n")[0]
+        allow_abbrev=False, prog="python -m benchmarks calibration", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--model", default=None, help="model spec (default: $MODEL_ID, else the built-in model)"

@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.load import REQUESTS, load_test, start_app, stop_app
+from benchmarks.speed import machine, save_results
 from core.corpus import MAX_UPLOAD_ROWS
 from core.data import load_news
-from evaluation.bench import machine, save_results
-from evaluation.load import REQUESTS, load_test, start_app, stop_app
 
 SAMPLE_WINDOW_S = 90  # how long the other session is measured while the upload runs
 
@@ -187,7 +187,7 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        allow_abbrev=False, prog="python -m benchmarks.visitors", description=__doc__.split("\n\n")[0]
+        allow_abbrev=False, prog="python -m benchmarks visitors", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--model", default=None, help="model spec (default: $MODEL_ID, else the built-in model)"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from core.backends import backend_choice, backend_name, with_backend
+from core.backend_choice import with_backend
+from core.backends import backend_choice, backend_name
 from core.cache import CACHE
 from core.calibration import StsScale
 from core.fingerprint import model_fingerprint
@@ -26,7 +27,7 @@ class ModelHandle:
         spec: The spec it was loaded from (``core.loader``).
         model: The ``SentenceTransformer`` (on the backend named by ``backend``).
         fingerprint: Hash of the model's files: the key of every cache derived from the model.
-        backend: ``torch`` or ``onnx-int8``: what actually runs.
+        backend: What actually runs: one of ``core.backends.BACKENDS`` but ``auto``.
     """
 
     spec: str
@@ -35,6 +36,8 @@ class ModelHandle:
     backend: str
     _calibration: StsScale | None = field(default=None, repr=False)
     _calibration_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _bulk: object = field(default=None, repr=False)
+    _bulk_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def calibration(self) -> StsScale:
@@ -47,6 +50,27 @@ class ModelHandle:
             return self._calibration
 
     @property
+    def bulk_model(self):
+        """The model with every usable core, for long jobs while nothing else runs (an upload): ONNX
+        Runtime and OpenVINO fix their threads when built, so these get a second engine with more
+        threads, built on first use; torch backends share the process' setting (the model itself)."""
+        from core.backends import variant
+        from core.cpu import usable_cpus
+
+        with self._bulk_lock:
+            if self._bulk is None:
+                engine = getattr(self.model[0], "model", None)
+                threads = usable_cpus()
+                if (
+                    self.backend in ("onnx-int8", "openvino")
+                    and getattr(engine, "threads", threads) < threads
+                ):
+                    self._bulk = variant(self.model, self.fingerprint, self.backend, threads=threads)
+                else:
+                    self._bulk = self.model
+            return self._bulk
+
+    @property
     def max_seq_length(self) -> int:
         return int(self.model.max_seq_length)
 
@@ -57,8 +81,8 @@ def load_handle(spec: str | None = None, device: str | None = None, backend: str
     Args:
         spec: Any spec of ``core.loader``; ``None`` means ``$MODEL_ID`` or the built-in model.
         device: ``cpu``, ``cuda``, ...; ``None`` lets sentence-transformers choose.
-        backend: ``torch`` (the default here: a trainable model), ``auto`` or ``onnx-int8``; ``None``
-            reads ``$WORKBENCH_BACKEND``.
+        backend: ``torch`` (the default here: a trainable model), ``auto`` or another of
+            ``core.backends.BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``.
 
     Raises:
         ModelLoadError: The spec names no loadable model, or the backend cannot be built.
@@ -75,9 +99,10 @@ def load_handle(spec: str | None = None, device: str | None = None, backend: str
 def get_handle(spec: str | None = None, device: str | None = None, backend: str | None = None):
     """The shared handle of a model, loaded once per process, spec, device and backend.
 
-    ``backend`` ``None`` reads ``$WORKBENCH_BACKEND`` (default ``auto``: ONNX Runtime int8 when it holds
-    the quality bar for this model, else torch fp32). A caller of another model never waits for this
-    one's loading; a second caller of the same model waits for the first load instead of loading again.
+    ``backend`` ``None`` reads ``$WORKBENCH_BACKEND`` (default ``auto``: the fastest backend that holds
+    the quality bar for this model on this CPU, measured once and cached; ``core.backend_choice``). A
+    caller of another model never waits for this one's loading; a second caller of the same model waits
+    for the first load instead of loading again.
     """
     key = ("model", resolve_spec(spec), device, backend_choice(backend))
     return CACHE.get(key, lambda: load_handle(key[1], device, key[3]), pinned=True, size=lambda _: 0)

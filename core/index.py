@@ -1,6 +1,6 @@
 """Nearest neighbours over normalised embeddings: exact below a size threshold, a FAISS IVF index above.
 
-The choice comes from ``python -m evaluation bench`` on a 2-core CPU (README, "Performance"): one exact
+The choice comes from ``python -m benchmarks speed`` on a 2-core CPU (README, "Performance"): one exact
 matrix product costs ~1.6 ms at 10k vectors and ~17 ms at 100k (too slow with query encoding on top), so
 corpora from ``INDEX_THRESHOLD`` vectors up get an inverted-file index (``nlist = 4·√n`` lists, 32
 probed), built once and kept on disk. ``$WORKBENCH_INDEX`` overrides the choice (``auto``, ``exact``,

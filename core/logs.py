@@ -5,7 +5,8 @@ bar on every encode when its logger is at INFO; transformers prints a load repor
 pooler of the built-in model; umap and scikit-learn warn about their own API changes (``FutureWarning``
 raised inside umap, not by our code); the ONNX export traces the model (``TracerWarning``: the shapes
 it records are the ones we export; a ``UserWarning`` on advanced indexing, which our graph does not use
-with negative indices) and onnxruntime's optimiser and quantiser log every fused node and tensor at
+with negative indices; OpenVINO's converter the same, and a renamed transformers attribute it reads) and
+onnxruntime's optimiser and quantiser log every fused node and tensor at
 INFO, the quantiser on the root logger; Gradio warns that the ``search`` tool has a ``gr.State`` input (over
 MCP it is the served corpus, as documented); the MCP server logs every request at INFO. Our own loggers
 stay at INFO.
@@ -42,6 +43,10 @@ def quiet_logs(level: int = logging.INFO) -> None:
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(umap|sklearn)(\..*)?$")
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(umap|torch\.onnx)(\..*)?$")
     warnings.filterwarnings("ignore", message=r"This MCP server includes a tool that has a gr.State input")
+    # OpenVINO's converter asks transformers' module about gradient checkpointing, which warns it renamed it
+    warnings.filterwarnings(
+        "ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning
+    )
     try:
         from torch.jit import TracerWarning
 

@@ -13,7 +13,9 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -152,10 +154,31 @@ def upload(path: str | None, name: str | None = None, model_spec: str | None = N
         raise InputError(messages.NO_FILE)
     corpus = read_upload(path, name)
     handle = model_handle(model_spec)
-    embeddings = corpus_embeddings(handle, corpus, progress=progress)
+    embeddings = corpus_embeddings(handle, corpus, progress=progress, alone=alone)
     get_index(embedding_key(handle, corpus), embeddings, shared=False)
     logger.info("Upload %s: %d texts, fingerprint %s", corpus.name, len(corpus), corpus.fingerprint)
     return corpus
+
+
+_jobs = {"running": 0}
+_jobs_lock = threading.Lock()
+
+
+@contextmanager
+def job():
+    """Count a request as running while it runs (the app wraps every event in one)."""
+    with _jobs_lock:
+        _jobs["running"] += 1
+    try:
+        yield
+    finally:
+        with _jobs_lock:
+            _jobs["running"] -= 1
+
+
+def alone() -> bool:
+    """No request runs but (at most) the caller: a long job may take every core for its next step."""
+    return _jobs["running"] <= 1
 
 
 def upload_summary(corpus: Corpus) -> str:
@@ -460,6 +483,16 @@ def loading_message() -> str | None:
     return "⏳ **Cargando el modelo…** La primera respuesta tarda unos segundos más; la página ya funciona."
 
 
+def serving_threads() -> int:
+    """Give torch the app's thread count, ``$WORKBENCH_TORCH_THREADS`` (default 1), before any request
+    encodes; returns it."""
+    import torch
+
+    threads = int(os.environ.get("WORKBENCH_TORCH_THREADS", "1"))
+    torch.set_num_threads(threads)
+    return threads
+
+
 def warm_up() -> None:
     """Load the models and their calibration, and the first model's embeddings, index and 2D map of the
     served corpus, so that visitors do not wait. A request that comes earlier waits only for what it
@@ -468,9 +501,7 @@ def warm_up() -> None:
     Torch gets ``$WORKBENCH_TORCH_THREADS`` threads (default 1), set before any request encodes: two
     quick requests and one heavy run at once on a 2-vCPU Space, and one thread each beats threads that
     fight for the same cores (README, "Performance")."""
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("WORKBENCH_TORCH_THREADS", "1")))
+    serving_threads()
     _warm_up["state"] = "running"
     try:
         for spec in app_models():

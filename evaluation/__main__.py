@@ -1,5 +1,5 @@
 """``python -m evaluation {sts,retrieval} --model SPEC [--model SPEC ...] --dataset DATASET`` (and
-``compare``, ``mteb``, ``bench``).
+``compare``, ``mteb``; speed lives in ``python -m benchmarks``).
 
 Examples::
 
@@ -37,9 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("Examples::", 1)[1],
     )
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{sts,retrieval,compare,mteb,bench}"
-    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{sts,retrieval,compare,mteb}")
     sts = commands.add_parser(
         "sts", allow_abbrev=False, help="semantic textual similarity: Spearman/Pearson with a bootstrap CI"
     )
@@ -50,7 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (
         ("compare", "is B better than A? the paired difference, its 95%% CI and p (own --help)"),
         ("mteb", "MTEB tasks (Spanish by default), results in mteb's format (own --help)"),
-        ("bench", "speed of the backends, search and the map (own --help)"),
     ):
         commands.add_parser(name, help=text, add_help=False)
     for sub, specs in ((sts, STS_SPECS), (retrieval, RETRIEVAL_SPECS)):
@@ -75,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--backend",
             choices=BACKENDS,
             default=None,
-            help="inference backend (default: $WORKBENCH_BACKEND, else auto: ONNX int8 where it holds the "
-            "quality bar for the model, else torch fp32)",
+            help="inference backend (default: $WORKBENCH_BACKEND, else auto: the fastest that holds the "
+            "quality bar for the model on this CPU, measured once and cached)",
         )
     sts.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI (default 1000)"
@@ -88,10 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:  # its own parser: backends, search and UMAP timings
-        from evaluation.bench import main as bench_main
-
-        return bench_main(argv[1:])
+    if argv[:1] == ["bench"]:  # moved: evaluation/ measures quality, benchmarks/ speed
+        print("The speed benchmark moved: python -m benchmarks speed [--quick]", file=sys.stderr)
+        return 2
     if argv[:1] == ["mteb"]:  # its own parser: MTEB tasks, results in mteb's format
         from evaluation.mteb_run import main as mteb_main
 

@@ -415,7 +415,7 @@ def test_the_served_log_is_quiet_and_honest(_tiny_model_master, tmp_path):
 
     from gradio_client import Client
 
-    from evaluation.load import start_app, stop_app
+    from benchmarks.load import start_app, stop_app
 
     log = tmp_path / "app.log"
     env = {

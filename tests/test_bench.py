@@ -3,8 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.loader import load_model
-from evaluation.bench import (
+from benchmarks.speed import (
     bench_encoding,
     bench_search,
     bench_search_end_to_end,
@@ -12,6 +11,7 @@ from evaluation.bench import (
     markdown,
     synthetic_corpus,
 )
+from core.loader import load_model
 
 
 def _anchors(count=200, dimension=32, seed=0):
@@ -47,23 +47,35 @@ def test_end_to_end_search_uses_the_default_index(tiny_model_dir, monkeypatch):
     assert 0 < small["p50_ms"] <= small["p95_ms"]
 
 
-def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir, isolated_cache):
+def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir, isolated_cache, monkeypatch):
+    from core import backends
+
+    def missing(*args):
+        raise ModuleNotFoundError("No module named 'openvino'")
+
+    monkeypatch.setattr(backends, "build_openvino", missing)  # a machine without it: a row that says so
     rows = bench_encoding(load_model(str(tiny_model_dir), device="cpu"), quick=True, fingerprint="tiny")
-    assert [row["backend"] for row in rows] == ["torch-fp32", "torch-bf16", "torch-int8-dynamic", "onnx-int8"]
-    fp32 = rows[0]
-    assert fp32["speedup_batch64"] == 1.0 and fp32["mean_cosine_to_fp32"] == pytest.approx(1.0, abs=1e-5)
-    assert fp32["meets_quality_bar"]
-    # every variant encodes the same thing (measured here: 1.0 for int8, 1.0007 for bf16, whose rounding
-    # can push a cosine just past 1); a broken variant (wrong weights, wrong pooling) lands far below
-    assert all(0.95 < row["mean_cosine_to_fp32"] <= 1.01 for row in rows), rows
-    assert all(row["runs_batch64"] >= 1 and row["best_sentences_per_s_batch64"] > 0 for row in rows)
+    assert [row["backend"] for row in rows] == ["torch", "torch-bf16", "onnx-int8", "openvino"]
+    fp32, measured = rows[0], rows[:3]
+    assert fp32["speedup_batch64"] == 1.0 and fp32["mean_cosine_to_fp32"] == 1.0 and fp32["meets_quality_bar"]
+    # every variant encodes the same thing, its cosines computed in float32 (never past 1 by rounding);
+    # a broken variant (wrong weights, wrong pooling) lands far below
+    assert all(0.95 < row["mean_cosine_to_fp32"] <= 1.0001 for row in measured), measured
+    assert all(row["runs_batch64"] >= 1 and row["best_sentences_per_s_batch64"] > 0 for row in measured)
+    assert all(
+        row["meets_quality_bar"]
+        == (row["mean_cosine_to_fp32"] >= 0.995 and abs(row["sts_spearman_change"]) <= 0.005)
+        for row in measured
+    )
+    assert rows[3] == {"backend": "openvino", "error": "ModuleNotFoundError: No module named 'openvino'"}
     table = markdown({"encoding": rows, "search": [], "umap": [], "machine": machine(), "date": "2026-11-26"})
     assert table.startswith("2026-11-26 · ") and " CPUs · flags: " in table
-    assert "torch-int8-dynamic" in table and "| onnx-int8 |" in table
+    assert "| torch-bf16 |" in table and "| onnx-int8 |" in table
+    assert "| openvino | ModuleNotFoundError" in table
 
 
 def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
-    from evaluation.load import cold_start, first_request, load_test, start_app, stop_app
+    from benchmarks.load import cold_start, first_request, load_test, start_app, stop_app
 
     env = {"MODEL_ID": str(_tiny_model_master), "WORKBENCH_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     process, url, seconds = start_app(env, timeout=300)

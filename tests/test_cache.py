@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -128,3 +129,28 @@ def test_the_memory_budget_setting_is_checked(monkeypatch, value, megabytes):
 
     monkeypatch.setenv("WORKBENCH_MEMORY_MB", value)
     assert _budget() == megabytes * 2**20
+
+
+def test_the_cache_lives_on_a_spaces_persistent_storage(tmp_path, monkeypatch):
+    from core import paths
+
+    storage = tmp_path / "data"
+    monkeypatch.setattr(paths, "SPACE_STORAGE", storage)
+    monkeypatch.delenv("WORKBENCH_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    storage.mkdir()
+    assert paths.cache_dir() == tmp_path / "home-cache" / "spanish-embeddings-workbench"  # not a Space
+    monkeypatch.setenv("SPACE_ID", "someone/espacio")
+    assert paths.cache_dir() == storage / "spanish-embeddings-workbench"  # survives the Space's restarts
+    storage.chmod(0o500)
+    try:
+        if not os.access(storage, os.W_OK):  # (root writes anyway)
+            assert paths.cache_dir() == tmp_path / "home-cache" / "spanish-embeddings-workbench"
+    finally:
+        storage.chmod(0o700)
+    storage.rmdir()
+    assert paths.cache_dir() == tmp_path / "home-cache" / "spanish-embeddings-workbench"  # no storage bought
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "explicit"))
+    storage.mkdir()
+    assert paths.cache_dir() == tmp_path / "explicit"  # the variable always wins

@@ -18,7 +18,8 @@ import pytest
         ("trainer.__main__", ["sagemaker", "--role", "r", "--instance", "ml.g5.xlarge"]),
         ("evaluation.__main__", ["sts", "--mod", "builtin:multilingual-e5-small"]),
         ("evaluation.__main__", ["retrieval", "--lim", "3"]),
-        ("evaluation.__main__", ["bench", "--qui"]),
+        ("benchmarks.speed", ["--qui"]),
+        ("benchmarks.embed", ["--row", "5"]),
         ("benchmarks.calibration", ["--mod", "x"]),
         ("benchmarks.visitors", ["--qui"]),
     ],
@@ -39,5 +40,17 @@ def test_every_evaluation_command_is_listed_in_its_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     listed = capsys.readouterr().out
-    for command in ("sts", "retrieval", "compare", "mteb", "bench"):
+    for command in ("sts", "retrieval", "compare", "mteb"):
         assert f"\n    {command} " in listed, command
+
+
+def test_the_benchmarks_are_one_command_and_the_old_one_points_there(capsys):
+    from benchmarks.__main__ import main as benchmarks_main
+    from evaluation.__main__ import main as evaluation_main
+
+    assert benchmarks_main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"\n    {name} " in listed for name in ("speed", "embed", "visitors", "calibration"))
+    assert benchmarks_main(["sped"]) == 2 and "Unknown benchmark 'sped'" in capsys.readouterr().err
+    assert evaluation_main(["bench", "--quick"]) == 2
+    assert "python -m benchmarks speed" in capsys.readouterr().err

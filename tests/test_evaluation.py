@@ -42,17 +42,18 @@ def test_every_path_scores_sts_with_the_one_evaluator(tiny_model_dir):
     figure for one model on one set: they all build the evaluator in core/evaluators.py."""
     from types import SimpleNamespace
 
-    from core.backends import quality_check
+    from core.backend_choice import QualityCheck
     from core.evaluators import sts_evaluator, sts_spearman
 
     model = load_model(str(tiny_model_dir), device="cpu")
     dataset = load_sts_dataset("bundled:test")
     cli = evaluate_sts(model, dataset, n_resamples=100)["metrics"]["spearman_cosine"]
     training = sts_evaluator(dataset, name="sts-test")(model)["sts-test_spearman_cosine"]
-    check = quality_check(model, model, passages=8)
+    quality = QualityCheck(dataset.sentences1, dataset.sentences2, dataset.scores, ["Sube el paro"])
+    check = quality.compare(quality.embed(model), model)
     bench, cosines = sts_spearman(model, dataset)
     assert training == pytest.approx(cli, abs=1e-6) and bench == pytest.approx(cli, abs=1e-6)
-    assert check["sts_spearman_fp32"] == pytest.approx(cli, abs=1e-6) and check["sts_spearman_change"] == 0
+    assert check["sts_spearman"] == pytest.approx(cli, abs=1e-6) and check["sts_spearman_change"] == 0
     assert cosines.dtype == np.float32 and len(cosines) == len(dataset.scores)
     # a bf16 model's embeddings are scored in float32 (a bf16 cosine of a text with itself can exceed 1)
     import torch

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.speed import synthetic_corpus
 from core import index as index_module
 from core.index import VectorIndex, clear_indexes, get_index, index_kind
-from evaluation.bench import synthetic_corpus
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.backends import BACKENDS
 from core.builtin import BUILTIN_E5_SMALL
 from core.handle import load_handle
 from core.io import write_file_atomically
@@ -55,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--output", type=Path, help="where to write (scores: stdout if omitted; --embed: FILE.npy)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="inference backend (default: $WORKBENCH_BACKEND, else auto: the fastest that holds the "
+        "quality bar on this CPU, measured once and cached)",
     )
     parser.add_argument(
         "--prompt_name",
@@ -116,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         output = args.output or args.embed.with_suffix(".npy")
         if output.suffix != ".npy":
             raise InputError(f"--output {output} must end in .npy")
-        model = load_handle(args.model).model
+        model = load_handle(args.model, backend=args.backend).model
         embeddings = model.encode(
             sentences,
             prompt_name=args.prompt_name,
@@ -127,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} to {output}")
         return 0
     pairs = read_pairs(args.file) if args.file else [tuple(args.sentences)]
-    model = load_handle(args.model).model
+    model = load_handle(args.model, backend=args.backend).model
     scores = score_pairs(model, pairs, args.prompt_name, args.batch_size)
     if not args.file:
         print(f"{scores[0]:.4f}")

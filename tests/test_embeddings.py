@@ -1,0 +1,69 @@
+"""Corpus embedding: length-sorted batches in input order, progress by characters, every core while alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.corpus import MAX_EMBEDDED_BODY_CHARS, Corpus, embedded_text
+from core.embeddings import encode_documents
+from core.loader import load_model
+
+
+@pytest.fixture(scope="module")
+def tiny(_tiny_model_master):
+    return load_model(str(_tiny_model_master), device="cpu")
+
+
+def test_sorted_batches_come_back_in_input_order(tiny, monkeypatch):
+    import core.embeddings
+
+    monkeypatch.setattr(core.embeddings, "CHUNK", 4)
+    texts = [("palabra " * n).strip() for n in (3, 40, 1, 17, 8, 25, 2, 60, 5, 11)]
+    one_by_one = np.stack([tiny.encode_document([t], normalize_embeddings=True)[0] for t in texts])
+    steps, engines = [], []
+
+    def engine():
+        engines.append(1)
+        return tiny
+
+    together = encode_documents(tiny, texts, progress=lambda f, desc: steps.append((f, desc)), engine=engine)
+    assert together.dtype == np.float32 and together.shape == one_by_one.shape
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)  # row i is text i, whatever the batch
+    assert len(engines) == 3  # asked once per step: an upload may switch cores between steps
+    fractions = [f for f, _ in steps]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions[0] > 4 / 10  # by characters: the longest texts go first and weigh most
+    assert steps[-1][1] == "Calculando embeddings: 10 de 10 textos"
+    assert encode_documents(tiny, []).shape == (0, 0)
+
+
+def test_a_long_body_is_embedded_from_its_start():
+    body = "palabra " * 1000
+    text = embedded_text({"title": "Titular", "body": body})
+    assert text.startswith("Titular. palabra") and len(text) <= len("Titular. ") + MAX_EMBEDDED_BODY_CHARS
+    assert not text.endswith(" ") and text.endswith("palabra")  # cut at a word
+    short = {"title": "", "body": "Una noticia corta.", "id": "1", "section": ""}
+    assert embedded_text(short) == "Una noticia corta."
+    corpus = Corpus.from_items([short, {"title": "T", "body": body, "id": "2", "section": ""}], "x", "upload")
+    assert [len(p) for p in corpus.passages()] == [18, len(text) - len("Titular") + 1]
+
+
+def test_an_upload_takes_every_core_only_while_alone(_tiny_model_master, isolated_cache, monkeypatch):
+    from core import service
+    from core.handle import load_handle
+
+    monkeypatch.setattr("core.cpu.usable_cpus", lambda: 2)
+    handle = load_handle(str(_tiny_model_master), device="cpu", backend="onnx-int8")
+    handle.model[0].model.threads = 1  # as served on the Space: one thread per request
+    bulk = handle.bulk_model
+    assert bulk is not handle.model and bulk[0].model.threads == 2 and handle.bulk_model is bulk
+    assert bulk[0].model.session.get_session_options().intra_op_num_threads == 2
+    torch_handle = load_handle(str(_tiny_model_master), device="cpu", backend="torch")
+    assert torch_handle.bulk_model is torch_handle.model  # torch shares the process' threads
+    assert service.alone()
+    with service.job():
+        assert service.alone()  # the caller itself
+        with service.job():
+            assert not service.alone()
+    assert service.alone()
