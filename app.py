@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
-import gradio as gr
-import spaces
+if __name__ == "__main__":  # served: load the models while Gradio imports (a restart answers sooner)
+    from core.logs import quiet_logs  # noqa: E402
+    from core.service import start_warm_up
 
-from core import messages, service
-from core.data import STS_FILES
-from core.errors import ModelLoadError, WorkbenchError
+    quiet_logs()
+    start_warm_up()
+
+import gradio as gr  # noqa: E402
+import spaces  # noqa: E402
+
+from core import messages, service  # noqa: E402
+from core.data import STS_FILES  # noqa: E402
+from core.errors import ModelLoadError, WorkbenchError  # noqa: E402
 from core.logs import quiet_logs
-from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models
+from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -404,7 +410,7 @@ def build_demo() -> gr.Blocks:
 
 def main() -> None:
     quiet_logs()
-    threading.Thread(target=service.warm_up, name="warm-up", daemon=True).start()
+    service.start_warm_up()  # started already when run as a script; here when imported and called
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     logger.info(

@@ -188,9 +188,20 @@ def measure_backends(model, fingerprint: str, names: list[str] | None = None, ch
         "candidates": rows,
         "machine": cpu_info(),
         "bar": {"min_cosine": MIN_COSINE, "max_spearman_change": MAX_SPEARMAN_CHANGE},
-        "timing": {"passages": len(check.passages), "batch": TIMING_BATCH, "rounds": TIMING_ROUNDS},
+        "timing": {
+            "passages": len(check.passages),
+            "batch": TIMING_BATCH,
+            "rounds": TIMING_ROUNDS,
+            "threads": _threads(),
+        },
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _summary(verdict: dict) -> str:

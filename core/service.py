@@ -473,7 +473,8 @@ def _training_summary(spec: str) -> str:
     return "sin resumen (no hay metrics.json junto al modelo)"
 
 
-_warm_up = {"state": "idle"}  # idle (never started: ready), running, done
+_warm_up = {"state": "idle", "started": False}  # state: idle (never started: ready), running, done
+_warm_up_lock = threading.Lock()
 
 
 def loading_message() -> str | None:
@@ -491,6 +492,17 @@ def serving_threads() -> int:
     threads = int(os.environ.get("WORKBENCH_TORCH_THREADS", "1"))
     torch.set_num_threads(threads)
     return threads
+
+
+def start_warm_up() -> None:
+    """Start ``warm_up`` in a background thread, once per process (later calls do nothing)."""
+    import threading
+
+    with _warm_up_lock:
+        if _warm_up["started"]:
+            return
+        _warm_up["started"] = True
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
 
 
 def warm_up() -> None:

@@ -88,7 +88,11 @@ def test_measured_for_real_on_the_tiny_model(tiny, small_check, isolated_cache):
         )
     chosen = rows[verdict["chosen"]]["sentences_per_s"]
     assert all(chosen >= row["sentences_per_s"] for row in rows.values() if "sentences_per_s" in row)
-    assert verdict["machine"]["cpus"] >= 1 and verdict["timing"]["batch"] == 64
+    assert (
+        verdict["machine"]["cpus"] >= 1
+        and verdict["timing"]["batch"] == 64
+        and verdict["timing"]["threads"] >= 1
+    )
 
 
 def test_the_verdict_is_cached_per_model_and_cpu(tiny, isolated_cache, monkeypatch):

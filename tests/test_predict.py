@@ -51,6 +51,26 @@ def test_embed_writes_npy(tiny_model_dir, tmp_path):
     assert embeddings.shape == (3, 32)
 
 
+def test_embed_runs_on_the_backend_asked_for(tiny_model_dir, tmp_path, isolated_cache, capsys):
+    sentences = tmp_path / "frases.txt"
+    sentences.write_text("Sube el paro en marzo\nEl Gobierno aprueba los presupuestos\n", encoding="utf-8")
+    outputs = {}
+    for backend in ("torch", "onnx-int8"):
+        outputs[backend] = tmp_path / f"{backend}.npy"
+        argv = ["--model", str(tiny_model_dir), "--embed", str(sentences), "--output", str(outputs[backend])]
+        assert main([*argv, "--backend", backend]) == 0
+    torch_fp32, onnx_int8 = (np.load(path) for path in outputs.values())
+    assert not np.array_equal(torch_fp32, onnx_int8)  # really another engine
+    cosines = np.sum(torch_fp32 * onnx_int8, axis=1) / (
+        np.linalg.norm(torch_fp32, axis=1) * np.linalg.norm(onnx_int8, axis=1)
+    )
+    assert cosines.min() > 0.9
+    assert list(isolated_cache.glob("onnx-int8/*/model.onnx"))  # built in the cache, once
+    with pytest.raises(SystemExit):
+        main(["--model", str(tiny_model_dir), "--embed", str(sentences), "--backend", "onx"])
+    assert "invalid choice: 'onx'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
