@@ -98,7 +98,7 @@ class QualityCheck:
 
 def with_backend(model, fingerprint: str, backend: str | None = None, threads: int | None = None):
     """``model`` on the backend asked for: itself for ``torch``; for ``auto`` the fastest variant that
-    holds the quality bar on this CPU (``core.backend_choice``); else that variant.
+    holds the quality bar on this CPU (``chosen_backend``); else that variant.
 
     Args:
         model: A loaded fp32 ``SentenceTransformer`` (left unchanged; not on the CPU: returned as is).
@@ -142,7 +142,10 @@ def chosen_backend(model, fingerprint: str) -> str:
             return verdict["chosen"]
         logger.info("Measuring the inference backends on this CPU (once for this model and CPU)")
         verdict = measure_backends(model, fingerprint)
-        write_file_atomically(path, lambda handle: handle.write(_json(verdict)))
+        try:
+            write_file_atomically(path, lambda handle: handle.write(_json(verdict)))
+        except OSError as err:  # a full or read-only disk: serve the choice, measure again next start
+            logger.warning("Could not keep the backend verdict in %s: %s", path, err)
     logger.info("Backend %s chosen: %s", verdict["chosen"], _summary(verdict))
     return verdict["chosen"]
 

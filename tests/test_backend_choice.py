@@ -121,6 +121,12 @@ def test_the_verdict_is_cached_per_model_and_cpu(tiny, isolated_cache, monkeypat
     chosen_backend(tiny, "fp-a")
     assert len(calls) == 6  # a broken file is measured again, not fatal
 
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(backend_choice, "write_file_atomically", full_disk)
+    assert chosen_backend(tiny, "fp-c") == "onnx-int8"  # served anyway, measured again next start
+
 
 def test_an_explicit_backend_overrides_the_verdict(tiny, isolated_cache, monkeypatch):
     monkeypatch.setattr(backend_choice, "candidates", lambda: ["torch", "torch-bf16", "onnx-int8"])
