@@ -2,7 +2,7 @@
 project and print figures (each writes JSON and a markdown table; each has its own ``--help``).
 
     speed        inference backends on this CPU, search, the map, the app's start-up and load
-    embed        a visitor's upload embedded: texts per second, against the one-batch baseline
+    embed        a visitor's upload embedded: seconds and texts per second, against the path before
     visitors     many visitors at once on the running app: latency while another uploads, memory
     calibration  the error of the 0–5 similarity reading on held-out pairs
 """
