@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -160,8 +161,9 @@ def upload(path: str | None, name: str | None = None, model_spec: str | None = N
     return corpus
 
 
-_jobs = {"running": 0}
+_jobs = {"running": 0, "last_end": 0.0}
 _jobs_lock = threading.Lock()
+QUIET_S = 2.0  # a long job takes every core only after this long without another request
 
 
 @contextmanager
@@ -174,11 +176,14 @@ def job():
     finally:
         with _jobs_lock:
             _jobs["running"] -= 1
+            _jobs["last_end"] = time.monotonic()
 
 
 def alone() -> bool:
-    """No request runs but (at most) the caller: a long job may take every core for its next step."""
-    return _jobs["running"] <= 1
+    """No other request runs or ran in the last ``QUIET_S`` seconds: a long job (the caller) may take
+    every core for its next step without slowing a visitor who is clicking through the page."""
+    with _jobs_lock:
+        return _jobs["running"] <= 1 and time.monotonic() - _jobs["last_end"] >= QUIET_S
 
 
 def upload_summary(corpus: Corpus) -> str:

@@ -61,9 +61,17 @@ def test_an_upload_takes_every_core_only_while_alone(_tiny_model_master, isolate
     assert bulk[0].model.session.get_session_options().intra_op_num_threads == 2
     torch_handle = load_handle(str(_tiny_model_master), device="cpu", backend="torch")
     assert torch_handle.bulk_model is torch_handle.model  # torch shares the process' threads
+    clock = [1000.0]
+    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    monkeypatch.setitem(service._jobs, "last_end", 0.0)
     assert service.alone()
     with service.job():
         assert service.alone()  # the caller itself
         with service.job():
-            assert not service.alone()
+            assert not service.alone()  # another request runs
+        assert not service.alone()  # it just ended: a visitor is clicking through the page
+        clock[0] += service.QUIET_S
+        assert service.alone()
+    assert not service.alone()  # the next job waits for quiet too
+    clock[0] += service.QUIET_S
     assert service.alone()
