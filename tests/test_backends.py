@@ -93,6 +93,7 @@ def test_bf16_and_openvino_variants_match_fp32_and_serve_threads(_tiny_model_mas
     from concurrent.futures import ThreadPoolExecutor
 
     from core.backends import Bf16Transformer, OpenVinoTransformer, variant
+    from core.cpu import usable_cpus
 
     model = load_model(str(_tiny_model_master), device="cpu")
     reference = model.encode(SENTENCES)
@@ -105,9 +106,21 @@ def test_bf16_and_openvino_variants_match_fp32_and_serve_threads(_tiny_model_mas
     assert isinstance(vino[0].model, OpenVinoTransformer) and backend_name(vino) == "openvino"
     assert _cosines(vino.encode(SENTENCES), reference).min() > 0.999  # fp16 weights, fp32 or bf16 compute
     assert (isolated_cache / "openvino" / "tiny" / "model.xml").is_file()
+    # one stream per request slot: a visitor's request never waits behind an upload's batch (one stream
+    # serialised them: 1.5 s measured); the all-cores engine of an upload gets one stream of every core
+    assert vino[0].model.compiled.get_property("NUM_STREAMS") == min(2, usable_cpus())
     with ThreadPoolExecutor(max_workers=4) as pool:  # one infer request per thread
         results = list(pool.map(lambda i: vino.encode(SENTENCES[i % 3 :]), range(12)))
     assert all(len(r) == 3 - i % 3 for i, r in enumerate(results))
+
+
+def test_openvino_runs_one_stream_per_request_slot():
+    from core.backends import openvino_config
+
+    assert openvino_config(1, cpus=2) == {"INFERENCE_NUM_THREADS": 2, "NUM_STREAMS": 2}
+    assert openvino_config(2, cpus=2) == {"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY"}
+    assert openvino_config(1, cpus=1) == {"INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    assert openvino_config(2, cpus=8) == {"INFERENCE_NUM_THREADS": 8, "NUM_STREAMS": 4}
 
 
 def test_a_built_backend_is_reused_not_rebuilt(tiny_onnx, _tiny_model_master, monkeypatch):
