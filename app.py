@@ -15,21 +15,14 @@ from __future__ import annotations
 import logging
 import os
 
-if __name__ == "__main__":  # served: load the models while Gradio imports (a restart answers sooner)
-    from core.logs import quiet_logs  # noqa: E402
-    from core.service import start_warm_up
+import gradio as gr
+import spaces
 
-    quiet_logs()
-    start_warm_up()
-
-import gradio as gr  # noqa: E402
-import spaces  # noqa: E402
-
-from core import messages, service  # noqa: E402
-from core.data import STS_FILES  # noqa: E402
-from core.errors import ModelLoadError, WorkbenchError  # noqa: E402
+from core import messages, service
+from core.data import STS_FILES
+from core.errors import ModelLoadError, WorkbenchError
 from core.logs import quiet_logs
-from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models  # noqa: E402
+from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models
 
 logger = logging.getLogger(__name__)
 
@@ -410,7 +403,9 @@ def build_demo() -> gr.Blocks:
 
 def main() -> None:
     quiet_logs()
-    service.start_warm_up()  # started already when run as a script; here when imported and called
+    # the models load beside the server; started before Gradio's import instead, they slowed the page
+    # (5.0 -> 5.2-6.0 s) and did not speed the first answer on 2 cores (README, "Performance")
+    service.start_warm_up()
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     logger.info(
