@@ -8,6 +8,7 @@ all get their models here.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ from core.cache import CACHE
 from core.calibration import StsScale
 from core.fingerprint import model_fingerprint
 from core.loader import load_model, resolve_spec
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -65,7 +68,13 @@ class ModelHandle:
                     self.backend in ("onnx-int8", "openvino")
                     and getattr(engine, "threads", threads) < threads
                 ):
-                    self._bulk = variant(self.model, self.fingerprint, self.backend, threads=threads)
+                    try:
+                        self._bulk = variant(self.model, self.fingerprint, self.backend, threads=threads)
+                    except Exception as err:  # the serving engine does the job, only slower
+                        logger.warning(
+                            "No all-cores engine for %s (%s); uploads use the serving one", self.spec, err
+                        )
+                        self._bulk = self.model
                 else:
                     self._bulk = self.model
             return self._bulk

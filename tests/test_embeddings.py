@@ -59,6 +59,14 @@ def test_an_upload_takes_every_core_only_while_alone(_tiny_model_master, isolate
     bulk = handle.bulk_model
     assert bulk is not handle.model and bulk[0].model.threads == 2 and handle.bulk_model is bulk
     assert bulk[0].model.session.get_session_options().intra_op_num_threads == 2
+    again = load_handle(str(_tiny_model_master), device="cpu", backend="onnx-int8")
+    again.model[0].model.threads = 1
+
+    def no_engine(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("core.backends.variant", no_engine)
+    assert again.bulk_model is again.model  # the upload still runs, on the serving engine
     torch_handle = load_handle(str(_tiny_model_master), device="cpu", backend="torch")
     assert torch_handle.bulk_model is torch_handle.model  # torch shares the process' threads
     clock = [1000.0]
