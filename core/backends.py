@@ -11,7 +11,9 @@ returns float32 hidden states.
   for BERT-like graphs and quantised to int8 dynamically, the word-embedding table included, except the
   attention-output and feed-forward-down projections, which stay fp32 (quantising those too fails the
   quality bar on e5-small; README, "Performance"). Built once per model into the cache.
-- ``openvino``: that same int8 ONNX file compiled by OpenVINO's CPU plugin (its own int8 and AMX kernels).
+- ``openvino``: the transformer converted to OpenVINO's format once (weights stored fp16; OpenVINO does
+  not read ONNX Runtime's int8 operators), compiled by its CPU plugin, which computes in bf16 where the CPU
+  has AMX, else fp32; one stream per request slot (``openvino_config``).
 
 ``backend="auto"`` (the default of the app, ``trainer predict`` and the evaluation; ``$WORKBENCH_BACKEND``
 overrides it) runs the fastest variant that holds the quality bar on this CPU: measured once per model
