@@ -106,7 +106,8 @@ class OpenVinoTransformer:
         import openvino
 
         core = openvino.Core()
-        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", openvino_config(threads))
+        self.settings = openvino_config(threads)
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", self.settings)
         self.inputs = [port.get_any_name() for port in self.compiled.inputs]
         self.config = config
         self.path = path
