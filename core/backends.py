@@ -177,48 +177,48 @@ def _swapped(model, transformer, name: str):
 
 def build_onnx_int8(model, fingerprint: str) -> Path:
     """Export, optimise and quantise the model once (across processes too); returns the ONNX file."""
-    folder = cache_dir() / "onnx-int8" / f"{fingerprint}-{ONNX_BUILD}"
-    locks = cache_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"onnx-int8-{fingerprint}.lock")):
-        if (folder / "model.onnx").is_file():
-            return folder / "model.onnx"
-        logger.info("Building the ONNX int8 backend for %s (once, about a minute)", fingerprint)
 
-        def save(out: str) -> None:
-            Path(out).mkdir()
-            with tempfile.TemporaryDirectory(prefix="onnx-int8-") as scratch:
-                _export_and_quantise(model, Path(scratch), Path(out) / "model.onnx")
+    def write(target: Path) -> None:
+        with tempfile.TemporaryDirectory(prefix="onnx-int8-") as scratch:
+            _export_and_quantise(model, Path(scratch), target)
 
-        save_dir_atomically(save, folder)
-        return folder / "model.onnx"
+    return _built_once("onnx-int8", f"{fingerprint}-{ONNX_BUILD}", "model.onnx", write, "about a minute")
 
 
 def build_openvino(model, fingerprint: str) -> Path:
     """Convert the model to OpenVINO's format once (weights stored as fp16; the CPU plugin computes in
     bf16 where the CPU has AMX or AVX-512 BF16, else in fp32); returns the ``.xml`` file."""
-    folder = cache_dir() / "openvino" / fingerprint
+
+    def write(target: Path) -> None:
+        import openvino
+        import torch
+
+        wrapped, sample, names = _traceable(model)
+        with torch.no_grad():
+            converted = openvino.convert_model(wrapped, example_input=sample)
+        for port, name in zip(converted.inputs, names, strict=True):
+            port.get_tensor().set_names({name})  # traced inputs are named after the wrapper's arguments
+        openvino.save_model(converted, str(target), compress_to_fp16=True)
+
+    return _built_once("openvino", fingerprint, "model.xml", write, "under a minute")
+
+
+def _built_once(kind: str, key: str, filename: str, write, duration: str) -> Path:
+    """``<cache>/<kind>/<key>/<filename>``, made by ``write(path)`` once: under a file lock (one build
+    across processes) and into a folder renamed into place (never half-written)."""
+    folder = cache_dir() / kind / key
     locks = cache_dir() / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"openvino-{fingerprint}.lock")):
-        if (folder / "model.xml").is_file():
-            return folder / "model.xml"
-        logger.info("Building the OpenVINO backend for %s (once, under a minute)", fingerprint)
+    with FileLock(str(locks / f"{kind}-{key}.lock")):
+        if not (folder / filename).is_file():
+            logger.info("Building the %s backend for %s (once, %s)", kind, key, duration)
 
-        def save(out: str) -> None:
-            import openvino
-            import torch
+            def save(out: str) -> None:
+                Path(out).mkdir()
+                write(Path(out) / filename)
 
-            Path(out).mkdir()
-            wrapped, sample, names = _traceable(model)
-            with torch.no_grad():
-                converted = openvino.convert_model(wrapped, example_input=sample)
-            for port, name in zip(converted.inputs, names, strict=True):
-                port.get_tensor().set_names({name})  # traced inputs are named after the wrapper's arguments
-            openvino.save_model(converted, str(Path(out) / "model.xml"), compress_to_fp16=True)
-
-        save_dir_atomically(save, folder)
-        return folder / "model.xml"
+            save_dir_atomically(save, folder)
+    return folder / filename
 
 
 def _traceable(model):
