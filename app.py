@@ -39,10 +39,10 @@ SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, 
 # Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
 # evaluation) one at a time in their own group, so they never take the quick requests' places.
 QUICK = {"concurrency_id": "quick", "concurrency_limit": 2}
-# ZeroGPU: the longest each kind of event may hold a GPU (seconds; a shorter duration queues sooner). Every
-# decorated event runs the model; the decorator is a no-op off ZeroGPU (README, "Deploying the Space").
-QUICK_GPU_S, HEAVY_GPU_S, EVALUATE_GPU_S = 15, 120, 300
 HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
+# ZeroGPU: the longest each kind of event may hold a GPU (seconds; a shorter duration queues sooner). Every
+# decorated event runs the model; the decorator is a no-op off ZeroGPU (README, "Deploy the Space").
+QUICK_GPU_S, HEAVY_GPU_S, EVALUATE_GPU_S = 15, 120, 300
 
 
 def _call(function, *args, **kwargs):
