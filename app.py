@@ -22,7 +22,6 @@ from core import messages, service
 from core.data import STS_FILES
 from core.errors import ModelLoadError, WorkbenchError
 from core.logs import quiet_logs
-from evaluation.live import CHANGED_COLUMNS, TABLE_COLUMNS, evaluate_models
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +199,8 @@ def evaluate(sts_file: str | None = None, include_hub: bool = False, progress=gr
     Returns:
         The results table; two plots; a note on the data; "¿Mejoró el ajuste?" (second model against the first, paired bootstrap CI); the pairs that changed most; a CSV.
     """  # noqa: E501 (an MCP client reads each docstring entry as one line)
+    from evaluation.live import evaluate_models  # scipy and the evaluation code: after the page is up
+
     return _call(evaluate_models, service.app_models(), include_hub, sts_file, progress=progress)
 
 
@@ -352,13 +353,13 @@ def build_evaluation_tab() -> None:
     run = gr.Button("Evaluar", variant="primary", elem_id="evaluate")
     note = gr.Markdown(label="Datos", elem_id="evaluation-note")
     table = gr.Dataframe(
-        headers=TABLE_COLUMNS, label="Resultados", interactive=False, elem_id="evaluation-table"
+        headers=messages.TABLE_COLUMNS, label="Resultados", interactive=False, elem_id="evaluation-table"
     )
     with gr.Row():
         bars, scatter = gr.Plot(label="Spearman con IC"), gr.Plot(label="Predicción frente a referencia")
     verdict = gr.Markdown(label="¿Mejoró el ajuste?", elem_id="improvement")
     changed = gr.Dataframe(
-        headers=CHANGED_COLUMNS, label="Los pares que más cambiaron", interactive=False, wrap=True
+        headers=messages.CHANGED_COLUMNS, label="Los pares que más cambiaron", interactive=False, wrap=True
     )
     download = gr.File(label="Resultados en CSV", elem_id="evaluation-file")
     outputs = [table, bars, scatter, note, verdict, changed, download]

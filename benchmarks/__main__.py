@@ -1,8 +1,9 @@
-"""``python -m benchmarks {speed,embed,visitors,calibration} [options]``: the scripts that measure the
+"""``python -m benchmarks {speed,first,embed,visitors,calibration} [options]``: the scripts that measure the
 project and print figures (each writes JSON and a markdown table; each has its own ``--help``).
 
     speed        inference backends on this CPU, search, the map, the app's start-up and load
-    embed        a visitor's upload embedded: seconds and texts per second, against the path before
+    first        the first minutes: predict on a new model, compare, the app's first and cached starts
+    embed        a visitor's upload through the running app: seconds and texts per second
     visitors     many visitors at once on the running app: latency while another uploads, memory
     calibration  the error of the 0–5 similarity reading on held-out pairs
 """
@@ -14,6 +15,7 @@ import sys
 
 COMMANDS = {
     "speed": "benchmarks.speed",
+    "first": "benchmarks.first",
     "embed": "benchmarks.embed",
     "visitors": "benchmarks.visitors",
     "calibration": "benchmarks.calibration",

@@ -1,16 +1,28 @@
-"""Which backend is fastest here, at the quality bar: measured once per model and CPU kind, then cached.
+"""Which backend serves a model here, and when a faster one is worth building.
 
-``backend="auto"`` (the default of the app, ``trainer predict`` and the evaluation) asks ``chosen_backend``.
-On the first call for a (model, CPU) it builds every candidate this CPU can run (``core.backends``),
-checks each against torch fp32 on the bundled STS dev and test pairs and 128 bundled passages (mean
-cosine of the embeddings >= 0.995 and STS Spearman within 0.005, all in float32), times those that pass
-on the same passages at batch 64, and keeps the fastest. The verdict, with every figure behind it, is
-written to ``<cache>/backends/<model fingerprint>-<CPU key>.json``; later starts on the same kind of CPU
-read it (a few milliseconds), a different CPU measures again.
+Speed belongs to the architecture and the CPU; quality to the weights. So two small records, both in
+``<cache>/backends/``:
+
+- **the ranking** of the backends for an architecture on this CPU kind (``ranking-<arch>-<cpu>.json``):
+  a fixed preference order per CPU feature set (``preference``), replaced only by a candidate that beats
+  the preferred one by ``MARGIN`` in every timing round (``measure_ranking``; the verdict records the
+  margins). A freshly fine-tuned model reuses its architecture's ranking;
+- **the quality check** of each built variant of these weights on this CPU (``quality-<fingerprint>-
+  <cpu>.json``): mean cosine to torch fp32 >= 0.995 and STS Spearman within 0.005 on the bundled STS dev
+  and test pairs and 128 passages, all in float32 (``QualityCheck``).
+
+``backend="auto"`` (serving: the app, ``trainer predict``) never makes a small job wait: it runs on the
+best variant that is already built and checked (``ready_backend``), else on torch fp32. Building starts
+only for a job large enough to repay it (``worth_building``), or in the app's background after it serves
+(``prepare_backend``). Figures (evaluation, calibration, training) always run on torch fp32 unless told
+otherwise: they never depend on this choice.
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from core.backends import BackendError, backend_choice, variant
-from core.cpu import cpu_info, cpu_key, has_bf16
+from core.backends import BackendError, backend_choice, is_built, variant
+from core.cpu import cpu_info, cpu_key
 from core.io import read_json, write_file_atomically
 from core.paths import cache_dir
 
@@ -28,22 +40,199 @@ logger = logging.getLogger(__name__)
 
 MIN_COSINE = 0.995
 MAX_SPEARMAN_CHANGE = 0.005
+MARGIN = 0.15  # a candidate replaces the preferred backend only when this much faster in every round
 TIMING_BATCH = 64
-TIMING_ROUNDS = 3  # each candidate timed this many times, interleaved; the best counts (noisy machines)
-VERDICT_VERSION = 1  # bump when the measurement changes, so that old verdicts are measured again
+TIMING_ROUNDS = 3
+VERDICT_VERSION = 2  # 2: ranking per architecture, quality per weights (1: one verdict per model)
+# Texts below which building a variant does not repay itself when nothing is measured yet (ONNX int8 on
+# the AMD EPYC: ~80 s to build and check, 1.5x torch fp32 at ~16 texts/s; README, "Performance").
+DEFAULT_BREAK_EVEN = 4000
+BUILD_TIME = {"torch-bf16": "seconds", "onnx-int8": "1-2 minutes", "openvino": "about a minute"}
+
+
+def preference() -> list[str]:
+    """The order backends are tried in on this CPU, fastest expected first, torch fp32 last; only those
+    installed here. AMX or AVX-512 BF16: OpenVINO (bf16 kernels), then torch under bf16 autocast;
+    otherwise ONNX Runtime int8 first (VNNI or AVX2 int8 kernels), then OpenVINO (fp32)."""
+    import importlib.util
+
+    flags = set(cpu_info()["vector_flags"])
+    if flags & {"avx512_bf16", "amx_bf16"}:
+        order = ["openvino", "torch-bf16", "onnx-int8"]
+    else:  # emulated bf16 is several times slower than fp32: never a candidate
+        order = ["onnx-int8", "openvino"]
+    modules = {"onnx-int8": "onnxruntime", "openvino": "openvino", "torch-bf16": "torch"}
+    return [name for name in order if importlib.util.find_spec(modules[name]) is not None] + ["torch"]
 
 
 def candidates() -> list[str]:
-    """The backends worth measuring on this CPU, torch fp32 first (the reference, always available)."""
-    import importlib.util
+    """Every backend worth measuring here, torch fp32 first (the reference)."""
+    return ["torch"] + [name for name in preference() if name != "torch"]
 
-    names = ["torch"]
-    if has_bf16():  # emulated bf16 is several times slower than fp32: not a candidate
-        names.append("torch-bf16")
-    for name, module in (("onnx-int8", "onnxruntime"), ("openvino", "openvino")):
-        if importlib.util.find_spec(module) is not None:
-            names.append(name)
-    return names
+
+def architecture_key(model) -> str:
+    """What speed depends on besides the CPU: the transformer's shape, not its weights."""
+    config = model[0].model.config
+    fields = (
+        "model_type",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "vocab_size",
+        "max_position_embeddings",
+    )
+    shape = {name: getattr(config, name, None) for name in fields} | {"max_seq": model.max_seq_length}
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def ranking_path(model) -> Path:
+    return cache_dir() / "backends" / f"ranking-{architecture_key(model)}-{cpu_key()}.json"
+
+
+def quality_path(fingerprint: str) -> Path:
+    return cache_dir() / "backends" / f"quality-{fingerprint}-{cpu_key()}.json"
+
+
+def ranking(model) -> list[str]:
+    """The backends in the order to try them for this architecture here: measured when a verdict
+    exists, else ``preference()``."""
+    verdict = read_json(ranking_path(model))
+    installed = preference()
+    if verdict.get("version") == VERDICT_VERSION and isinstance(verdict.get("order"), list):
+        order = [name for name in verdict["order"] if name in installed]
+        return order + [name for name in installed if name not in order]
+    return installed
+
+
+def quality(fingerprint: str) -> dict:
+    """The quality checks already made for these weights on this CPU, per backend."""
+    record = read_json(quality_path(fingerprint))
+    return record if record.get("version") == VERDICT_VERSION else {"version": VERDICT_VERSION}
+
+
+def ready_backend(model, fingerprint: str) -> str:
+    """The best backend that needs no work now: built, and checked for these weights; else torch."""
+    checked = quality(fingerprint)
+    for name in ranking(model):
+        if name == "torch":
+            return "torch"
+        if checked.get(name, {}).get("passed") and is_built(name, fingerprint):
+            return name
+    return "torch"
+
+
+def prepare_backend(model, fingerprint: str, check: QualityCheck | None = None) -> str:
+    """The best backend for these weights, building and checking what is missing, one candidate at a
+    time, best first: stops at the first that passes (torch when none does). Seconds to minutes the
+    first time (each step says so in the log); a lookup after that."""
+    for name in ranking(model):
+        if name == "torch":
+            return "torch"
+        row = quality(fingerprint).get(name)
+        if row is not None and not row.get("passed"):
+            continue  # failed before for these weights: not built again
+        if row is None:
+            row = check_variant(model, fingerprint, name, check)
+        if row.get("passed"):
+            return name
+    return "torch"
+
+
+def check_variant(model, fingerprint: str, name: str, check: QualityCheck | None = None) -> dict:
+    """Build ``name`` for these weights (if not built), compare it with torch fp32, record and return the
+    verdict; the variant is freed afterwards."""
+    check = check or QualityCheck.bundled()
+    started = time.perf_counter()
+    try:
+        built = is_built(name, fingerprint)
+        logger.info(
+            "Backend %s: %s, then checked against torch fp32 (%s)",
+            name,
+            "already built" if built else "building once for these weights",
+            "seconds" if built else BUILD_TIME.get(name, "a minute or two"),
+        )
+        fast = variant(model, fingerprint, name)
+        build_s = time.perf_counter() - started
+        row = check.compare(check.reference(model, fingerprint), fast)
+        del fast
+    except Exception as err:  # export, quantisation and compilation raise many kinds
+        logger.warning("Backend %s unavailable here: %s", name, err)
+        row, build_s = {"passed": False, "error": f"{type(err).__name__}: {err}"}, 0.0
+    gc.collect()
+    row |= {"seconds": round(time.perf_counter() - started, 1), "build_seconds": round(build_s, 1)}
+    logger.info(
+        "Backend %s %s the quality bar (%s)",
+        name,
+        "holds" if row["passed"] else "misses",
+        _quality_summary(row),
+    )
+    _update(quality_path(fingerprint), {name: row})
+    return row
+
+
+def worth_building(model, texts: int) -> bool:
+    """Whether a job of ``texts`` texts repays building and checking the best variant: from the measured
+    ranking when there is one (build time against the time saved), else ``DEFAULT_BREAK_EVEN``."""
+    verdict = read_json(ranking_path(model))
+    rows, order = verdict.get("candidates", {}), verdict.get("order", [])
+    best = next((name for name in order if name != "torch"), None)
+    try:
+        saved = 1 / rows["torch"]["sentences_per_s"] - 1 / rows[best]["sentences_per_s"]
+        cost = rows[best]["seconds"]
+        return saved > 0 and texts * saved > cost
+    except (KeyError, TypeError, ZeroDivisionError):
+        return texts >= DEFAULT_BREAK_EVEN
+
+
+def break_even(model) -> float | None:
+    """Texts from which building repays itself, from the measured ranking (None: not measured)."""
+    verdict = read_json(ranking_path(model))
+    rows, order = verdict.get("candidates", {}), verdict.get("order", [])
+    best = next((name for name in order if name != "torch"), None)
+    try:
+        saved = 1 / rows["torch"]["sentences_per_s"] - 1 / rows[best]["sentences_per_s"]
+        return rows[best]["seconds"] / saved if saved > 0 else None
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
+def with_backend(
+    model, fingerprint: str, backend: str | None = None, threads: int | None = None, texts: int = 0
+):
+    """``model`` on the backend asked for.
+
+    Args:
+        model: A loaded fp32 ``SentenceTransformer`` (left unchanged; not on the CPU: returned as is).
+        fingerprint: The model's fingerprint (``core.fingerprint.model_fingerprint``).
+        backend: One of ``BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``. ``auto``: the best variant
+            already built and checked, or, for a job of at least the break-even size, the best one after
+            building it; else torch fp32. A named backend is built if needed.
+        threads: Threads of ONNX Runtime / OpenVINO; ``None`` takes torch's current setting.
+        texts: How many texts the job embeds (``auto`` builds only when that repays it).
+
+    Raises:
+        BackendError: A backend asked for by name cannot be built here (``auto`` falls back to torch).
+    """
+    asked = backend = backend_choice(backend)
+    if backend == "torch" or model.device.type != "cpu":
+        return model
+    if backend == "auto":
+        try:
+            large = texts and worth_building(model, texts)
+            backend = prepare_backend(model, fingerprint) if large else ready_backend(model, fingerprint)
+        except Exception as err:  # choosing must never keep the model from serving
+            logger.warning("Could not choose a backend here (%s); using torch fp32", err)
+            return model
+        if backend == "torch":
+            return model
+    try:
+        return variant(model, fingerprint, backend, threads)
+    except Exception as err:  # export, quantisation and compilation raise many kinds
+        if asked == "auto":
+            logger.warning("Backend %s unavailable (%s); using torch fp32", backend, err)
+            return model
+        raise BackendError(f"Could not build the {backend} backend: {err}. Use --backend torch.") from err
 
 
 @dataclass
@@ -74,6 +263,13 @@ class QualityCheck:
         passages = model.encode_document(self.passages, batch_size=32, normalize_embeddings=True)
         return np.asarray(passages, dtype=np.float32), sts_spearman(model, self)[0]
 
+    def reference(self, model, fingerprint: str) -> tuple[np.ndarray, float]:
+        """``embed`` of the fp32 model, computed once per model and process (each check reuses it)."""
+        key = (fingerprint, id(model), len(self.passages), len(self.scores))
+        if _references.get("key") != key:
+            _references.update(key=key, value=self.embed(model))
+        return _references["value"]
+
     def compare(self, reference: tuple[np.ndarray, float], variant) -> dict:
         """How close ``variant`` comes to the reference (``embed`` of the fp32 model)."""
         passages, spearman = self.embed(variant)
@@ -96,101 +292,70 @@ class QualityCheck:
         return time.perf_counter() - started
 
 
-def with_backend(model, fingerprint: str, backend: str | None = None, threads: int | None = None):
-    """``model`` on the backend asked for: itself for ``torch``; for ``auto`` the fastest variant that
-    holds the quality bar on this CPU (``chosen_backend``); else that variant.
-
-    Args:
-        model: A loaded fp32 ``SentenceTransformer`` (left unchanged; not on the CPU: returned as is).
-        fingerprint: The model's fingerprint (``core.fingerprint.model_fingerprint``): the cache key.
-        backend: One of ``BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``.
-        threads: Threads of ONNX Runtime / OpenVINO; ``None`` takes torch's current setting.
-
-    Raises:
-        BackendError: A backend asked for by name cannot be built here (``auto`` falls back to torch).
-    """
-    asked = backend = backend_choice(backend)
-    if backend == "torch" or model.device.type != "cpu":
-        return model
-    if backend == "auto":
-        try:
-            backend = chosen_backend(model, fingerprint)
-        except Exception as err:  # measuring must never keep the model from serving
-            logger.warning("Could not measure the backends here (%s); using torch fp32", err)
-            return model
-    try:
-        return variant(model, fingerprint, backend, threads)
-    except Exception as err:  # export, quantisation and compilation raise many kinds
-        if asked == "auto":
-            logger.warning("Backend %s unavailable (%s); using torch fp32", backend, err)
-            return model
-        raise BackendError(f"Could not build the {backend} backend: {err}. Use --backend torch.") from err
+_references: dict = {}
 
 
-def verdict_path(fingerprint: str) -> Path:
-    return cache_dir() / "backends" / f"{fingerprint}-{cpu_key()}.json"
+def measure_ranking(model, fingerprint: str, names: list[str] | None = None, check=None) -> dict:
+    """Time every candidate against torch fp32, one variant in memory at a time, and rank them.
 
-
-def chosen_backend(model, fingerprint: str) -> str:
-    """The fastest backend at the quality bar for this model on this CPU: read from the cache, else
-    measured now (once per model and CPU kind, across processes too) and cached."""
-    path = verdict_path(fingerprint)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path.with_suffix(".lock"))):
-        verdict = read_json(path)
-        if verdict.get("version") == VERDICT_VERSION and verdict.get("chosen") in candidates():
-            return verdict["chosen"]
-        logger.info("Measuring the inference backends on this CPU (once for this model and CPU)")
-        verdict = measure_backends(model, fingerprint)
-        try:
-            write_file_atomically(path, lambda handle: handle.write(_json(verdict)))
-        except OSError as err:  # a full or read-only disk: serve the choice, measure again next start
-            logger.warning("Could not keep the backend verdict in %s: %s", path, err)
-    logger.info("Backend %s chosen: %s", verdict["chosen"], _summary(verdict))
-    return verdict["chosen"]
-
-
-def measure_backends(model, fingerprint: str, names: list[str] | None = None, check=None) -> dict:
-    """Build, check and time each candidate; the verdict names the fastest that passed.
+    Each candidate is built (or loaded), checked for these weights, warmed up, then timed
+    ``TIMING_ROUNDS`` times, each round right after a torch fp32 round, so that every round gives a
+    speed-up measured under the same load; then it is freed. The preferred order stands unless a
+    candidate beats the one above it by ``MARGIN`` in every round (``rank``).
 
     Args:
         model: The fp32 ``SentenceTransformer`` on the CPU (the reference; left unchanged).
-        fingerprint: Its fingerprint (the key of built variants).
-        names: The candidates (default ``candidates()``); torch is always measured, as the reference.
+        fingerprint: Its fingerprint (the key of built variants and of the quality check).
+        names: The candidates in preference order (default ``preference()``).
         check: A ``QualityCheck`` (default the bundled one).
+
+    Returns:
+        The verdict, also written to ``ranking_path(model)``.
     """
     check = check or QualityCheck.bundled()
-    names = ["torch"] + [name for name in (names or candidates()) if name != "torch"]
-    reference = check.embed(model)
-    rows: dict[str, dict] = {
-        "torch": {"passed": True, "mean_cosine_to_fp32": 1.0, "sts_spearman_change": 0.0}
+    order = [name for name in (names or preference()) if name != "torch"] + ["torch"]
+    rows: dict[str, dict] = {"torch": {"passed": True, "mean_cosine_to_fp32": 1.0, "speedups": []}}
+    torch_times: list[float] = []
+    model.encode_document(check.passages[:8], batch_size=8)  # warm-up: first calls allocate
+    for name in order[:-1]:
+        row = quality(fingerprint).get(name) or check_variant(model, fingerprint, name, check)
+        rows[name] = dict(row)
+        if not row.get("passed"):
+            continue
+        fast = variant(model, fingerprint, name)
+        fast.encode_document(check.passages[:8], batch_size=8)
+        speedups, times = [], []
+        for _ in range(TIMING_ROUNDS):
+            torch_times.append(check.time(model))
+            times.append(check.time(fast))
+            speedups.append(torch_times[-1] / times[-1])
+        rows[name] |= {
+            "speedups": speedups,
+            "timings_s": times,
+            "sentences_per_s": len(check.passages) / min(times),
+        }
+        del fast
+        gc.collect()
+        logger.info("Backend %s: %s× torch fp32 per round", name, ", ".join(f"{s:.2f}" for s in speedups))
+    if not torch_times:
+        torch_times.append(check.time(model))
+    rows["torch"] |= {
+        "speedups": [1.0] * TIMING_ROUNDS,
+        "sentences_per_s": len(check.passages) / min(torch_times),
     }
-    variants = {"torch": model}
-    for name in names[1:]:
-        try:
-            variants[name] = variant(model, fingerprint, name)
-            rows[name] = check.compare(reference, variants[name])
-        except Exception as err:  # a candidate that cannot be built or run is left out, with the reason
-            logger.warning("Backend %s unavailable here: %s", name, err)
-            rows[name] = {"passed": False, "error": f"{type(err).__name__}: {err}"}
-    passing = [name for name in names if rows[name]["passed"]]
-    for model_ in (variants[name] for name in passing):  # warm-up: first calls allocate and compile
-        model_.encode_document(check.passages[:8], batch_size=8)
-    times: dict[str, list[float]] = {name: [] for name in passing}
-    for _ in range(TIMING_ROUNDS):
-        for name in passing:
-            times[name].append(check.time(variants[name]))
-    for name in passing:
-        rows[name]["sentences_per_s"] = len(check.passages) / min(times[name])
-        rows[name]["speedup"] = min(times["torch"]) / min(times[name])
-        rows[name]["timings_s"] = times[name]
-    chosen = max(passing, key=lambda name: rows[name]["sentences_per_s"])
-    return {
+    final, margins = rank(order, rows)
+    slower = [name for name in final if name != "torch" and np.median(rows[name].get("speedups") or [0]) < 1]
+    if slower:  # a variant slower than torch fp32 in most rounds never serves
+        final = [name for name in final if name not in slower and name != "torch"] + ["torch"] + slower
+    verdict = {
         "version": VERDICT_VERSION,
-        "chosen": chosen,
+        "order": final,
+        "chosen": final[0],
+        "preference": order,
+        "margins": margins,
         "candidates": rows,
         "machine": cpu_info(),
-        "bar": {"min_cosine": MIN_COSINE, "max_spearman_change": MAX_SPEARMAN_CHANGE},
+        "bar": {"min_cosine": MIN_COSINE, "max_spearman_change": MAX_SPEARMAN_CHANGE, "margin": MARGIN},
         "timing": {
             "passages": len(check.passages),
             "batch": TIMING_BATCH,
@@ -199,6 +364,54 @@ def measure_backends(model, fingerprint: str, names: list[str] | None = None, ch
         },
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+    path = ranking_path(model)
+    try:
+        write_file_atomically(path, lambda handle: handle.write(json.dumps(verdict, indent=2, default=float)))
+    except OSError as err:  # a full or read-only disk: the order serves now, measured again next time
+        logger.warning("Could not keep the backend ranking in %s: %s", path, err)
+    logger.info("Backend ranking here: %s", " > ".join(final))
+    return verdict
+
+
+def rank(order: list[str], rows: dict) -> tuple[list[str], dict]:
+    """The preference ``order`` (torch last) with the failing candidates dropped to the end, and a
+    candidate moved above another only when its speed-up beats the other's by ``MARGIN`` in every
+    round: noise between rounds never reorders them. Returns the order and, per adjacent pair kept,
+    the smallest per-round ratio of their speed-ups (the margin by which the upper one won or held)."""
+    passing = [name for name in order if rows.get(name, {}).get("passed") and rows[name].get("speedups")]
+    ranked: list[str] = []
+    for name in passing:  # insertion: climb over each one above only by a clear margin
+        position = len(ranked)
+        while position > 0 and _beats(rows[name], rows[ranked[position - 1]]):
+            position -= 1
+        ranked.insert(position, name)
+    margins = {
+        f"{upper}>{lower}": _min_ratio(rows[upper], rows[lower])
+        for upper, lower in zip(ranked, ranked[1:], strict=False)
+    }
+    return ranked + [name for name in order if name not in ranked], margins
+
+
+def _min_ratio(upper: dict, lower: dict) -> float:
+    return round(min(a / b for a, b in zip(upper["speedups"], lower["speedups"], strict=False)), 3)
+
+
+def _beats(challenger: dict, incumbent: dict) -> bool:
+    return _min_ratio(challenger, incumbent) >= 1 + MARGIN
+
+
+def _update(path: Path, entries: dict) -> None:
+    """Merge ``entries`` into the JSON record at ``path`` (under a lock; a full disk is only logged)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path.with_suffix(".lock"))):
+            record = read_json(path)
+            record = (record if record.get("version") == VERDICT_VERSION else {}) | entries
+            record["version"] = VERDICT_VERSION
+            text = json.dumps(record, indent=2, default=float)
+            write_file_atomically(path, lambda handle: handle.write(text))
+    except OSError as err:
+        logger.warning("Could not keep %s: %s", path, err)
 
 
 def _threads() -> int:
@@ -207,17 +420,24 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def _summary(verdict: dict) -> str:
-    rows = verdict["candidates"]
-    return ", ".join(
-        f"{name} {row['speedup']:.2f}×"
-        if "speedup" in row
-        else f"{name} {'failed' if 'error' in row else 'below the bar'}"
-        for name, row in rows.items()
-    )
+def _quality_summary(row: dict) -> str:
+    if "error" in row:
+        return row["error"][:120]
+    return f"cosine {row['mean_cosine_to_fp32']:.4f}, Δρ {row['sts_spearman_change']:+.4f}"
 
 
-def _json(verdict: dict) -> str:
-    import json
+def describe(model) -> str:
+    """One line on the ranking in force here (for logs and ``about``)."""
+    verdict = read_json(ranking_path(model))
+    source = "measured" if verdict.get("version") == VERDICT_VERSION else "preferred for this CPU"
+    return f"{' > '.join(ranking(model))} ({source})"
 
-    return json.dumps(verdict, indent=2, default=float)
+
+def require_named(backend: str) -> str:
+    """``backend`` checked against the names of the figures' backends (``auto`` is for serving)."""
+    if backend == "auto":
+        raise BackendError(
+            "Figures run on one named backend for every model: use torch (default), "
+            "torch-bf16, onnx-int8 or openvino, not auto."
+        )
+    return backend_choice(backend)

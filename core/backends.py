@@ -15,17 +15,20 @@ returns float32 hidden states.
   not read ONNX Runtime's int8 operators), compiled by its CPU plugin, which computes in bf16 where the CPU
   has AMX, else fp32; one stream per request slot (``openvino_config``).
 
-``backend="auto"`` (the default of the app, ``trainer predict`` and the evaluation; ``$WORKBENCH_BACKEND``
-overrides it) runs the fastest variant that holds the quality bar on this CPU: measured once per model
-and CPU kind by ``core.backend_choice``, which also holds ``with_backend``, and cached.
+``backend="auto"`` (the default of the app and ``trainer predict``; ``$WORKBENCH_BACKEND`` overrides it)
+runs the best variant already built and checked here, and builds one only for jobs that repay it
+(``core.backend_choice``, which also holds ``with_backend``). Figures run on torch fp32 by default.
+Building keeps the exporters' and quantiser's warnings out of the terminal (``_quiet``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +41,14 @@ from core.paths import cache_dir
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx-int8", "openvino")
+# What figures (evaluation, calibration, training) may run on: one named backend for every model compared,
+# torch fp32 by default, so that a verdict never depends on the serving speed choice.
+FIGURE_BACKENDS = BACKENDS[1:]
+FIGURE_BACKEND = "torch"
+FIGURE_BACKEND_HELP = (
+    "backend every model of the run is evaluated on (default torch: fp32, so that figures never depend "
+    "on the speed choice; auto is for serving)"
+)
 ONNX_BUILD = "v2"  # part of the ONNX file's cache folder: v2 stores the word embeddings as int8 rows
 
 
@@ -203,6 +214,38 @@ def build_openvino(model, fingerprint: str) -> Path:
     return _built_once("openvino", fingerprint, "model.xml", write, "under a minute")
 
 
+def is_built(name: str, fingerprint: str) -> bool:
+    """Whether ``variant(model, fingerprint, name)`` needs no export or conversion now."""
+    files = {
+        "onnx-int8": cache_dir() / "onnx-int8" / f"{fingerprint}-{ONNX_BUILD}" / "model.onnx",
+        "openvino": cache_dir() / "openvino" / fingerprint / "model.xml",
+    }
+    return name not in files or files[name].is_file()
+
+
+class _LibraryNoise(logging.Filter):
+    """Drops what ONNX Runtime's quantiser and the exporters log on the root logger while building
+    ("Please consider to run pre-processing before quantization", ...)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(part in record.pathname for part in ("onnxruntime", "onnx", "openvino", "torch"))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep the libraries' warnings (TracerWarning, quantisation advice) out of the user's terminal; our
+    own one-line steps say what happens."""
+    noise = _LibraryNoise()
+    root = logging.getLogger()
+    root.addFilter(noise)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.removeFilter(noise)
+
+
 def _built_once(kind: str, key: str, filename: str, write, duration: str) -> Path:
     """``<cache>/<kind>/<key>/<filename>``, made by ``write(path)`` once: under a file lock (one build
     across processes) and into a folder renamed into place (never half-written)."""
@@ -215,7 +258,8 @@ def _built_once(kind: str, key: str, filename: str, write, duration: str) -> Pat
 
             def save(out: str) -> None:
                 Path(out).mkdir()
-                write(Path(out) / filename)
+                with _quiet():
+                    write(Path(out) / filename)
 
             save_dir_atomically(save, folder)
     return folder / filename

@@ -148,7 +148,7 @@ def pair_cosines(model, pairs: list[dict], cache_key: str | None) -> list[float]
 
     if cache_key is None:
         return score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
-    path = cache_dir() / "calibration" / f"{cache_key}-{data_fingerprint(pairs)}.json"
+    path = cache_dir() / "calibration" / f"{cache_key}-fp32-{data_fingerprint(pairs)}.json"
     cached = read_json(path)
     if isinstance(cached, list) and len(cached) == len(pairs):
         return cached

@@ -1,4 +1,4 @@
-"""One handle per served model: the spec, the loaded model, its fingerprint, backend and calibration.
+"""One handle per served model: the spec, the fp32 model, what serves now, its fingerprint and calibration.
 
 ``get_handle`` builds a handle once per (spec, device, backend) and keeps it pinned in the process'
 cache (``core.cache``); everyone shares it and nobody mutates it. ``load_handle`` builds a private one
@@ -28,93 +28,176 @@ class ModelHandle:
 
     Attributes:
         spec: The spec it was loaded from (``core.loader``).
-        model: The ``SentenceTransformer`` (on the backend named by ``backend``).
+        reference: The torch fp32 ``SentenceTransformer``: figures (calibration, evaluation) and the
+            quality checks run on it, whatever serves.
         fingerprint: Hash of the model's files: the key of every cache derived from the model.
-        backend: What actually runs: one of ``core.backends.BACKENDS`` but ``auto``.
+        asked: The backend asked for (``auto`` or a name): ``auto`` handles may switch to a faster
+            variant once it is built and checked (``prepare``), without a restart.
     """
 
     spec: str
-    model: object
+    reference: object
     fingerprint: str
-    backend: str
+    asked: str = "torch"
+    _serving: object = field(default=None, repr=False)
     _calibration: StsScale | None = field(default=None, repr=False)
     _calibration_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _bulk: object = field(default=None, repr=False)
     _bulk_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
+    def model(self):
+        """The model that serves now: a variant when one is ready, else the fp32 reference."""
+        return self._serving if self._serving is not None else self.reference
+
+    @property
+    def backend(self) -> str:
+        """What actually serves: one of ``core.backends.BACKENDS`` but ``auto``."""
+        return backend_name(self.model)
+
+    def swap(self, model) -> None:
+        """Serve ``model`` from the next request on (a request under way finishes on the old one)."""
+        with self._bulk_lock:
+            self._serving, self._bulk = model, None
+        logger.info("%s now serves on %s", self.spec, self.backend)
+
+    def prepare(self) -> str:
+        """Build and check the best variant for this handle (``auto`` only; a long job, run in the
+        background) and serve it; returns the backend serving afterwards."""
+        from core.backend_choice import prepare_backend
+        from core.backends import variant
+
+        if self.asked != "auto" or self.reference.device.type != "cpu":
+            return self.backend
+        best = prepare_backend(self.reference, self.fingerprint)
+        if best != self.backend:
+            self.swap(self.reference if best == "torch" else variant(self.reference, self.fingerprint, best))
+        return self.backend
+
+    @property
     def calibration(self) -> StsScale:
-        """Cosine -> 0–5 STS score for this model, fitted on first use (``core.calibration``)."""
+        """Cosine -> 0–5 STS score for this model, fitted on first use on torch fp32
+        (``core.calibration``)."""
         with self._calibration_lock:
             if self._calibration is None:
                 from core.calibration import fit_sts_scale
 
-                self._calibration = fit_sts_scale(self.model, self.fingerprint)
+                self._calibration = fit_sts_scale(self.reference, self.fingerprint)
             return self._calibration
 
     @property
     def bulk_model(self):
         """The model with every usable core, for long jobs while nothing else runs (an upload): ONNX
         Runtime and OpenVINO fix their threads when built, so these get a second engine with more
-        threads, built on first use; torch backends share the process' setting (the model itself)."""
+        threads, built on first use; torch backends run with every core in the calling thread only
+        (``AllCores``: torch's threads are per calling thread, so visitors' requests keep theirs)."""
         from core.backends import variant
         from core.cpu import usable_cpus
 
         with self._bulk_lock:
             if self._bulk is None:
-                engine = getattr(self.model[0], "model", None)
+                model = self.model
+                engine = getattr(model[0], "model", None)
                 threads = usable_cpus()
                 if (
                     self.backend in ("onnx-int8", "openvino")
                     and getattr(engine, "threads", threads) < threads
                 ):
                     try:
-                        self._bulk = variant(self.model, self.fingerprint, self.backend, threads=threads)
+                        self._bulk = variant(self.reference, self.fingerprint, self.backend, threads=threads)
                     except Exception as err:  # the serving engine does the job, only slower
                         logger.warning(
                             "No all-cores engine for %s (%s); uploads use the serving one", self.spec, err
                         )
-                        self._bulk = self.model
+                        self._bulk = model
+                elif self.backend in ("torch", "torch-bf16") and threads > _torch_threads():
+                    self._bulk = AllCores(model, threads)
                 else:
-                    self._bulk = self.model
+                    self._bulk = model
             return self._bulk
 
     @property
     def max_seq_length(self) -> int:
-        return int(self.model.max_seq_length)
+        return int(self.reference.max_seq_length)
 
 
-def load_handle(spec: str | None = None, device: str | None = None, backend: str | None = "torch"):
-    """A new, private handle: load the model and wrap it (the caller may train or change it).
+class AllCores:
+    """A torch model whose ``encode_document`` runs on ``threads`` threads in the calling thread (torch's
+    OpenMP thread count is kept per thread: other threads' requests keep the serving count), then
+    restores the serving count. Measured: an upload on torch took 3.7× the benchmark's time on one
+    thread (README, "Performance")."""
+
+    def __init__(self, model, threads: int):
+        self.model, self.threads = model, threads
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def encode_document(self, *args, **kwargs):
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            return self.model.encode_document(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def load_handle(
+    spec: str | None = None,
+    device: str | None = None,
+    backend: str | None = "torch",
+    texts: int = 0,
+    model=None,
+):
+    """A new handle: load the model and wrap it (private unless ``model`` is a shared one).
 
     Args:
         spec: Any spec of ``core.loader``; ``None`` means ``$MODEL_ID`` or the built-in model.
         device: ``cpu``, ``cuda``, ...; ``None`` lets sentence-transformers choose.
         backend: ``torch`` (the default here: a trainable model), ``auto`` or another of
-            ``core.backends.BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``.
+            ``core.backends.BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``. ``auto`` never builds a
+            variant for a small job (``core.backend_choice.with_backend``).
+        texts: How many texts the caller will embed (``auto`` builds a variant only when that repays).
+        model: An already loaded fp32 model of ``spec`` to wrap instead of loading it again.
 
     Raises:
         ModelLoadError: The spec names no loadable model, or the backend cannot be built.
     """
     spec = resolve_spec(spec)
     backend = backend_choice(backend)
-    model = load_model(spec, device)
+    model = model if model is not None else load_model(spec, device)
     fingerprint = model_fingerprint(spec)
     _lock_tokenizer(model)
-    model = with_backend(model, fingerprint, backend)
-    return ModelHandle(spec, model, fingerprint, backend_name(model))
+    serving = with_backend(model, fingerprint, backend, texts=texts)
+    return ModelHandle(spec, model, fingerprint, backend, None if serving is model else serving)
 
 
 def get_handle(spec: str | None = None, device: str | None = None, backend: str | None = None):
-    """The shared handle of a model, loaded once per process, spec, device and backend.
+    """The shared handle of a model, loaded once per process, spec, device and backend; every handle of
+    one spec and device shares one fp32 model.
 
-    ``backend`` ``None`` reads ``$WORKBENCH_BACKEND`` (default ``auto``: the fastest backend that holds
-    the quality bar for this model on this CPU, measured once and cached; ``core.backend_choice``). A
-    caller of another model never waits for this one's loading; a second caller of the same model waits
-    for the first load instead of loading again.
+    ``backend`` ``None`` reads ``$WORKBENCH_BACKEND`` (default ``auto``: the best variant already built
+    and checked here, else torch fp32; ``ModelHandle.prepare`` builds one in the background). A caller of
+    another model never waits for this one's loading; a second caller of the same model waits for the
+    first load instead of loading again.
     """
-    key = ("model", resolve_spec(spec), device, backend_choice(backend))
-    return CACHE.get(key, lambda: load_handle(key[1], device, key[3]), pinned=True, size=lambda _: 0)
+    spec, backend = resolve_spec(spec), backend_choice(backend)
+
+    def load():
+        shared = CACHE.get(
+            ("fp32", spec, device), lambda: load_model(spec, device), pinned=True, size=lambda _: 0
+        )
+        return load_handle(spec, device, backend, model=shared)
+
+    return CACHE.get(("model", spec, device, backend), load, pinned=True, size=lambda _: 0)
 
 
 def _lock_tokenizer(model) -> None:

@@ -95,3 +95,7 @@ STS_FILE_UNREADABLE = (
     "{name} no se puede leer: revisa que sea CSV/TSV con cabecera, JSON Lines (un objeto por línea) o un "
     "array JSON de objetos."
 )
+
+# The evaluation tab's tables (the page is built from these before the evaluation code is imported).
+TABLE_COLUMNS = ["modelo", "conjunto", "Spearman", "Pearson", "IC 95 %", "pares", "inferencia", "en caché"]
+CHANGED_COLUMNS = ["frase 1", "frase 2", "referencia", "antes (0–5)", "después (0–5)", "cambio"]

@@ -478,15 +478,23 @@ def _training_summary(spec: str) -> str:
     return "sin resumen (no hay metrics.json junto al modelo)"
 
 
-_warm_up = {"state": "idle", "started": False}  # state: idle (never started: ready), running, done
+# state: idle (never started: ready), running (loading the models), corpus (answers work; the served
+# corpus is being embedded and mapped), faster (everything works; a faster variant is being built), done
+_warm_up = {"state": "idle", "started": False}
 _warm_up_lock = threading.Lock()
+WARM_UP_MESSAGES = {
+    "running": "⏳ **Cargando el modelo…** La primera respuesta tarda unos segundos más; la página ya "
+    "funciona.",
+    "corpus": "⏳ **Preparando el corpus de noticias** (embeddings y mapa). La similitud ya responde; la "
+    "búsqueda y el mapa, en cuanto termine.",
+    "faster": "⚙️ Todo funciona. En segundo plano se prepara una versión más rápida del modelo, que "
+    "entrará sola, sin cambiar los resultados.",
+}
 
 
 def loading_message() -> str | None:
-    """What a visitor reads while the warm-up runs; None once the models are loaded (or none runs)."""
-    if _warm_up["state"] != "running":
-        return None
-    return "⏳ **Cargando el modelo…** La primera respuesta tarda unos segundos más; la página ya funciona."
+    """What a visitor reads while the warm-up runs; None once everything is prepared (or none runs)."""
+    return WARM_UP_MESSAGES.get(_warm_up["state"])
 
 
 def serving_threads() -> int:
@@ -511,9 +519,11 @@ def start_warm_up() -> None:
 
 
 def warm_up() -> None:
-    """Load the models and their calibration, and the first model's embeddings, index and 2D map of the
-    served corpus, so that visitors do not wait. A request that comes earlier waits only for what it
-    needs; a failure here is logged, then reported to the visitor who needs the missing piece.
+    """Load the models (each on the best variant already built here, else torch fp32: never a build) and
+    their calibration, then the first model's embeddings, index and 2D map of the served corpus, so that
+    visitors do not wait; then, in the background, build, check and measure faster variants and swap
+    them in (``ModelHandle.prepare``). A request that comes earlier waits only for what it needs, never
+    for a build; a failure here is logged, then reported to the visitor who needs the missing piece.
 
     Torch gets ``$WORKBENCH_TORCH_THREADS`` threads (default 1), set before any request encodes: two
     quick requests and one heavy run at once on a 2-vCPU Space, and one thread each beats threads that
@@ -523,13 +533,36 @@ def warm_up() -> None:
     try:
         for spec in app_models():
             model_handle(spec).calibration  # noqa: B018 (fits and keeps the calibration)
+        _warm_up["state"] = "corpus"
         handle, corpus = model_handle(), served_corpus()
         embeddings = corpus_embeddings(handle, corpus)
         get_index(embedding_key(handle, corpus), embeddings)
         umap_projection(embeddings, embedding_key(handle, corpus))
         served = ", ".join(f"{spec} on {model_handle(spec).backend}" for spec in app_models())
         logger.info("Ready: %s; %s (%d texts) embedded and mapped", served, corpus.name, len(corpus))
+        _warm_up["state"] = "faster"
+        prepare_faster()
     except Exception:
         logger.exception("Warm-up failed; requests will load what they need and report the error")
     finally:
         _warm_up["state"] = "done"
+
+
+def prepare_faster() -> None:
+    """Measure the backends' ranking for each served architecture on this CPU when it was never measured,
+    then build and check the best variant of each model and serve it (visitors keep being answered
+    meanwhile, on what serves now). Skipped with ``$WORKBENCH_PREPARE=0``."""
+    from core.backend_choice import measure_ranking, ranking_path
+
+    for spec in app_models():
+        handle = model_handle(spec)
+        skip = os.environ.get("WORKBENCH_PREPARE", "1") == "0" or handle.asked != "auto"
+        if skip or handle.reference.device.type != "cpu":
+            continue
+        if not ranking_path(handle.reference).is_file():
+            measure_ranking(handle.reference, handle.fingerprint)
+        before = handle.backend
+        if handle.prepare() != before:
+            logger.info("%s: switched from %s to %s", spec, before, handle.backend)
+    served = ", ".join(f"{spec} on {model_handle(spec).backend}" for spec in app_models())
+    logger.info("Prepared: %s", served)

@@ -15,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from core.backends import BACKENDS, BackendError
+from core.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
 from core.builtin import BUILTIN_E5_SMALL
 from core.loader import ModelLoadError, model_path, resolve_spec
 from evaluation.datasets import (
@@ -70,10 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-cache", action="store_true", help="recompute even when a cached result exists")
         sub.add_argument(
             "--backend",
-            choices=BACKENDS,
-            default=None,
-            help="inference backend (default: $WORKBENCH_BACKEND, else auto: the fastest that holds the "
-            "quality bar for the model on this CPU, measured once and cached)",
+            choices=FIGURE_BACKENDS,
+            default=FIGURE_BACKEND,
+            help=FIGURE_BACKEND_HELP,
         )
     sts.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap resamples for the CI (default 1000)"

@@ -18,7 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
-from core.backends import BACKENDS, BackendError
+from core.backend_choice import require_named
+from core.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
 from core.handle import get_handle
 from core.io import write_file_atomically
 from core.loader import ModelLoadError, model_path, resolve_spec
@@ -28,25 +29,40 @@ from evaluation.runner import run_sts
 
 
 def compare_sts(
-    spec_a: str, spec_b: str, dataset_spec: str, n_resamples: int = 2000, seed: int = 0, backend=None
+    spec_a: str,
+    spec_b: str,
+    dataset_spec: str,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    backend: str = FIGURE_BACKEND,
 ) -> dict:
-    """Spearman (cosine) of B minus that of A on the same STS pairs."""
+    """Spearman (cosine) of B minus that of A on the same STS pairs, both models on ``backend``."""
     dataset = load_sts_dataset(dataset_spec)
     a, b = (run_sts(spec, dataset, backend=backend) for spec in (spec_a, spec_b))
     result = paired_spearman_difference(a["predictions"], b["predictions"], dataset.scores, n_resamples, seed)
-    return comparison_record("spearman_cosine", "sts", spec_a, spec_b, dataset.name, result)
+    record = comparison_record("spearman_cosine", "sts", spec_a, spec_b, dataset.name, result)
+    return record | {"backend_a": a["backend"], "backend_b": b["backend"]}
 
 
 def compare_retrieval(
-    spec_a: str, spec_b: str, dataset_spec: str, distractors=None, n_resamples: int = 2000, seed: int = 0,
-    backend=None,
-) -> dict:  # fmt: skip
-    """MRR@10 of B minus that of A on the same queries (each query's reciprocal rank, paired)."""
+    spec_a: str,
+    spec_b: str,
+    dataset_spec: str,
+    distractors=None,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    backend: str = FIGURE_BACKEND,
+) -> dict:
+    """MRR@10 of B minus that of A on the same queries (each query's reciprocal rank, paired), both
+    models on ``backend``."""
     dataset = with_distractors(load_retrieval_dataset(dataset_spec), distractors)
-    a, b = (reciprocal_ranks(get_handle(spec, backend=backend).model, dataset) for spec in (spec_a, spec_b))
+    require_named(backend)
+    handles = [get_handle(spec, backend=backend) for spec in (spec_a, spec_b)]
+    a, b = (reciprocal_ranks(handle.model, dataset) for handle in handles)
     result = paired_mean_difference(a, b, n_resamples, seed)
     record = comparison_record("mrr@10", "retrieval", spec_a, spec_b, dataset.name, result)
-    return record | {"corpus_size": len(dataset.corpus)}
+    used = {"backend_a": handles[0].backend, "backend_b": handles[1].backend}
+    return record | {"corpus_size": len(dataset.corpus)} | used
 
 
 def comparison_record(metric: str, task: str, spec_a: str, spec_b: str, dataset: str, result: dict) -> dict:
@@ -75,7 +91,12 @@ def verdict(record: dict) -> str:
     numbers = (
         f"{record['metric']} on {record['dataset']}: A {record['a']:.4f}, B {record['b']:.4f}; "
         f"B − A = {record['delta']:+.4f} (95 % CI [{low:+.4f}, {high:+.4f}], p = {record['p_value']:.3g}, "
-        f"n = {record['n']}, paired BCa bootstrap)."
+        f"n = {record['n']}, paired BCa bootstrap"
+        + (
+            f"; both on {record['backend_a']})."
+            if record.get("backend_a") == record.get("backend_b")
+            else ")."
+        )
     )
     if low > 0:
         return f"{numbers}\nB is better than A."
@@ -105,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--backend", choices=BACKENDS, default=None, help="inference backend (default auto)")
+    parser.add_argument(
+        "--backend", choices=FIGURE_BACKENDS, default=FIGURE_BACKEND, help=FIGURE_BACKEND_HELP
+    )
     parser.add_argument("--output", type=Path, default=None, help="folder for compare.json")
     return parser
 
@@ -125,11 +148,19 @@ def main(argv: list[str] | None = None) -> int:
         for spec in (spec_a, spec_b):
             model_path(spec)  # fail fast on a path that is not a model
         if args.task == "sts":
-            record = compare_sts(spec_a, spec_b, args.dataset or "bundled:test", args.bootstrap, args.seed,
-                                 args.backend)  # fmt: skip
+            record = compare_sts(
+                spec_a, spec_b, args.dataset or "bundled:test", args.bootstrap, args.seed, args.backend
+            )
         else:
-            record = compare_retrieval(spec_a, spec_b, args.dataset or "bundled", args.distractors,
-                                       args.bootstrap, args.seed, args.backend)  # fmt: skip
+            record = compare_retrieval(
+                spec_a,
+                spec_b,
+                args.dataset or "bundled",
+                args.distractors,
+                args.bootstrap,
+                args.seed,
+                args.backend,
+            )
     except (DatasetError, ModelLoadError, BackendError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

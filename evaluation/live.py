@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from core import messages
+from core.backends import FIGURE_BACKEND
 from core.downloads import csv_file
 from core.errors import InputError
+from core.handle import get_handle
+from core.messages import TABLE_COLUMNS
 from core.text import clean_text, decimal, thousands
 from evaluation.datasets import DatasetError, STSDataset, load_sts_dataset
 from evaluation.metrics import evaluate_sts, paired_spearman_difference
@@ -31,8 +34,6 @@ SMALL_SET = 30
 DATASET_NAMES = {BUNDLED_TEST: "STS propio (test, 150 pares)", HUB_TEST: "stsb_multi_mt es (test)"}
 STS_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 SCORE_COLUMNS = ("score", "similarity_score", "label", "puntuación", "puntuacion")
-TABLE_COLUMNS = ["modelo", "conjunto", "Spearman", "Pearson", "IC 95 %", "pares", "en caché"]
-CHANGED_COLUMNS = ["frase 1", "frase 2", "referencia", "antes (0–5)", "después (0–5)", "cambio"]
 
 
 def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str | None = None, progress=None):
@@ -79,6 +80,7 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
             round(r["metrics"]["pearson_cosine"], 4),
             f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
             r["n"],
+            r.get("backend", FIGURE_BACKEND),
             "sí" if r.get("cached") else "no",
         ]
         for r in records
@@ -88,12 +90,12 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
 
 
 def _evaluate(spec: str, dataset: STSDataset, own: bool) -> dict:
-    """A visitor's file is evaluated in memory and kept nowhere; the bundled sets go through the cache."""
+    """A visitor's file is evaluated in memory and kept nowhere; the bundled sets go through the cache.
+    Every model runs on torch fp32, whatever serves the other tabs: the figures never depend on the
+    speed choice."""
     if not own:
-        return run_sts(spec, dataset)
-    from core.service import model_handle
-
-    handle = model_handle(spec)
+        return run_sts(spec, dataset, backend=FIGURE_BACKEND)
+    handle = get_handle(spec, backend=FIGURE_BACKEND)
     result = evaluate_sts(handle.model, dataset)
     return result | {"model": spec, "dataset": dataset.name, "backend": handle.backend, "cached": False}
 
@@ -107,8 +109,6 @@ def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> t
             "`MODELS=base,ajustado`) para compararlos par a par.",
             [],
         )
-    from core.service import model_handle
-
     before, after = (
         next(r for r in records if r["model"] == s and r["dataset"] == dataset.name) for s in specs[:2]
     )
@@ -128,10 +128,10 @@ def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> t
         f"**{decimal(result['difference'], 4, sign=True)}** (IC 95 % [{decimal(low, 4, sign=True)}, "
         f"{decimal(high, 4, sign=True)}], p = {decimal(result['p_value'], 3)}; "
         f"bootstrap pareado, {thousands(result['n_resamples'])} remuestreos de "
-        f"{thousands(result['n'])} pares)."
+        f"{thousands(result['n'])} pares; los dos modelos en {before.get('backend', FIGURE_BACKEND)})."
     )
-    first = model_handle(specs[0]).calibration.many(before["predictions"])
-    second = model_handle(specs[1]).calibration.many(after["predictions"])
+    first = get_handle(specs[0], backend=FIGURE_BACKEND).calibration.many(before["predictions"])
+    second = get_handle(specs[1], backend=FIGURE_BACKEND).calibration.many(after["predictions"])
     order = np.argsort(-np.abs(second - first))[:10]
     changed = [
         [dataset.sentences1[i], dataset.sentences2[i], round(dataset.scores[i], 2), round(float(first[i]), 2),

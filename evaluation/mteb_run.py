@@ -22,6 +22,8 @@ import os
 import sys
 from pathlib import Path
 
+from core.backend_choice import require_named
+from core.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, backend_name
 from core.builtin import BUILTIN_E5_SMALL
 from core.loader import ModelLoadError, model_path, resolve_spec
 
@@ -123,7 +125,7 @@ def select_tasks(names: list[str] | None) -> list:
         ) from err
 
 
-def wrap_model(spec: str):
+def wrap_model(spec: str, backend: str = "torch"):
     """Our loaded model as an mteb encoder: the model's own query/document prompts, and a name and
     revision that identify it in the results (its Hub id, else ``local/<folder>`` and its fingerprint)."""
     import mteb
@@ -132,7 +134,7 @@ def wrap_model(spec: str):
     from core.handle import load_handle
     from trainer.train import hub_base_model
 
-    model = load_handle(spec).model
+    model = load_handle(spec, backend=require_named(backend)).model
     prompts = {}
     if "query" in model.prompts:
         prompts["query"] = model.prompts["query"]
@@ -145,16 +147,19 @@ def wrap_model(spec: str):
     else:
         name = hub_base_model(spec) or f"local/{Path(model_path(spec)).name}"
     revision = model_fingerprint(spec)[:12]
+    wrapper.workbench_backend = backend_name(model)
     wrapper.mteb_model_meta = wrapper.mteb_model_meta.model_copy(update={"name": name, "revision": revision})
     return wrapper
 
 
-def run(spec: str, task_names: list[str] | None, output: Path, batch_size: int = 16) -> list[dict]:
-    """Evaluate; returns one row per task (name, main score, its value) and writes mteb's result files."""
+def run(spec: str, task_names: list[str] | None, output: Path, batch_size: int = 16,
+        backend: str = "torch") -> list[dict]:  # fmt: skip
+    """Evaluate; returns one row per task (name, main score, its value, the backend) and writes mteb's
+    result files."""
     import mteb
 
     tasks = select_tasks(task_names)
-    wrapper = wrap_model(spec)
+    wrapper = wrap_model(spec, backend)
     cache = mteb.ResultCache(output)
     results = mteb.evaluate(
         wrapper, tasks, cache=cache, encode_kwargs={"batch_size": batch_size}, overwrite_strategy="always"
@@ -163,7 +168,8 @@ def run(spec: str, task_names: list[str] | None, output: Path, batch_size: int =
     for task_result in results.task_results:
         scores = task_result.scores.get("test") or next(iter(task_result.scores.values()))
         main = task_result.get_score() if hasattr(task_result, "get_score") else scores[0]["main_score"]
-        rows.append({"task": task_result.task_name, "main_score": float(main), "n_subsets": len(scores)})
+        rows.append({"task": task_result.task_name, "main_score": float(main), "n_subsets": len(scores),
+                     "backend": wrapper.workbench_backend})  # fmt: skip
     return rows
 
 
@@ -187,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output", type=Path, required=True, help="folder of mteb's result files")
     parser.add_argument("--batch_size", type=int, default=16, help="encoding batch size (default 16)")
+    parser.add_argument(
+        "--backend", choices=FIGURE_BACKENDS, default=FIGURE_BACKEND, help=FIGURE_BACKEND_HELP
+    )
     return parser
 
 
@@ -206,15 +215,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"download their data from it. Check the network, or run the offline tasks with "
                     f"--tasks {BUNDLED}."
                 )
-        rows = run(spec, args.tasks, args.output, args.batch_size)
+        rows = run(spec, args.tasks, args.output, args.batch_size, args.backend)
     except (MtebError, ModelLoadError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print("| task | main score |\n|---|---:|")
+    print("| task | main score | backend |\n|---|---:|---|")
     for row in rows:
-        print(f"| {row['task']} | {row['main_score']:.4f} |")
+        print(f"| {row['task']} | {row['main_score']:.4f} | {row['backend']} |")
     print(f"mteb results: {args.output / 'results'}")
-    (args.output / "summary.json").write_text(json.dumps({"model": spec, "tasks": rows}, indent=2))
+    (args.output / "summary.json").write_text(
+        json.dumps({"model": spec, "backend": args.backend, "tasks": rows}, indent=2)
+    )
     return 0
 
 

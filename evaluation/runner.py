@@ -12,7 +12,8 @@ import json
 import logging
 from collections.abc import Callable
 
-from core.backends import backend_choice
+from core.backend_choice import require_named
+from core.backends import FIGURE_BACKEND
 from core.fingerprint import model_fingerprint
 from core.handle import get_handle
 from core.io import write_file_atomically
@@ -77,11 +78,12 @@ def run_sts(
     n_resamples: int = 1000,
     seed: int = 0,
     use_cache: bool = True,
-    backend: str | None = None,
+    backend: str = FIGURE_BACKEND,
 ) -> dict:
-    """STS evaluation record of one model on one dataset (see ``evaluate_sts``), cached."""
+    """STS evaluation record of one model on one dataset (see ``evaluate_sts``), cached; the model runs
+    on ``backend`` (torch fp32 by default; never ``auto``: figures do not follow the speed choice)."""
     spec = resolve_spec(spec)
-    backend = backend_choice(backend)
+    backend = require_named(backend)
     options = {"n_resamples": n_resamples, "seed": seed, "backend": backend}
     full, key = _describe(
         "sts",
@@ -97,11 +99,12 @@ def run_sts(
 
 
 def run_retrieval(
-    spec: str | None, dataset: RetrievalDataset, use_cache: bool = True, backend: str | None = None
+    spec: str | None, dataset: RetrievalDataset, use_cache: bool = True, backend: str = FIGURE_BACKEND
 ) -> dict:
-    """Retrieval evaluation record of one model on one dataset (see ``evaluate_retrieval``), cached."""
+    """Retrieval evaluation record of one model on one dataset (see ``evaluate_retrieval``), cached; the
+    model runs on ``backend`` (torch fp32 by default)."""
     spec = resolve_spec(spec)
-    backend = backend_choice(backend)
+    backend = require_named(backend)
     full, key = _describe(
         "retrieval",
         spec,

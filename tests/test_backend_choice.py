@@ -1,14 +1,27 @@
-"""``backend="auto"``: the fastest backend that holds the quality bar, measured once per model and CPU."""
+"""``backend="auto"``: a ranking per architecture and CPU, a quality check per weights, and no build for a
+small job."""
 
 from __future__ import annotations
 
 import json
+import weakref
 
 import pytest
 
-from core import backend_choice
-from core.backend_choice import QualityCheck, chosen_backend, measure_backends, verdict_path, with_backend
-from core.backends import backend_name
+from core import backend_choice, backends
+from core.backend_choice import (
+    QualityCheck,
+    check_variant,
+    measure_ranking,
+    prepare_backend,
+    quality_path,
+    rank,
+    ranking,
+    ranking_path,
+    ready_backend,
+    with_backend,
+)
+from core.backends import BackendError, backend_name, is_built
 from core.data import load_news, load_sts
 from core.loader import load_model
 
@@ -19,134 +32,188 @@ def tiny(_tiny_model_master):
 
 
 @pytest.fixture
-def small_check():
-    """A few STS pairs and passages: the real check's shape, quick on the tiny model."""
+def small_check(monkeypatch):
+    """A few STS pairs and passages: the real check's shape, quick on the tiny model (also what
+    ``QualityCheck.bundled`` gives inside these tests)."""
     pairs = load_sts("test")[:24]
-    return QualityCheck(
+    check = QualityCheck(
         [p["sentence1"] for p in pairs],
         [p["sentence2"] for p in pairs],
         [p["score"] for p in pairs],
         [f"{n['title']}. {n['body']}" for n in load_news()][:16],
     )
+    monkeypatch.setattr(QualityCheck, "bundled", classmethod(lambda cls, passages=128: check))
+    return check
 
 
-def _rigged(monkeypatch, seconds: dict, failing: set):
-    """Give each backend a fixed time and a fixed verdict, to test the choice itself."""
-    monkeypatch.setattr(QualityCheck, "time", lambda self, model: seconds[backend_name(model)])
-    real = QualityCheck.compare
+def _no_builds(monkeypatch):
+    def refuse(*args, **kwargs):
+        pytest.fail("a variant was built")
 
-    def compare(self, reference, variant):
-        return real(self, reference, variant) | {"passed": backend_name(variant) not in failing}
-
-    monkeypatch.setattr(QualityCheck, "compare", compare)
+    monkeypatch.setattr(backends, "_traceable", refuse)  # the first step of every export
 
 
-def test_the_fastest_backend_at_the_bar_is_chosen(tiny, small_check, isolated_cache, monkeypatch):
-    names = ["torch", "torch-bf16", "onnx-int8"]
-    _rigged(monkeypatch, {"torch": 1.0, "torch-bf16": 0.2, "onnx-int8": 0.5}, failing={"torch-bf16"})
-    verdict = measure_backends(tiny, "tiny", names, small_check)
-    assert verdict["chosen"] == "onnx-int8"  # bf16 is faster but missed the bar
-    rows = verdict["candidates"]
-    assert rows["onnx-int8"]["speedup"] == pytest.approx(2.0) and "speedup" not in rows["torch-bf16"]
-    assert rows["torch-bf16"]["passed"] is False and rows["torch-bf16"]["pairs"] == 24
-    _rigged(monkeypatch, {"torch": 1.0, "torch-bf16": 0.2, "onnx-int8": 0.5}, failing=set())
-    assert measure_backends(tiny, "tiny", names, small_check)["chosen"] == "torch-bf16"
-    _rigged(
-        monkeypatch, {"torch": 1.0, "torch-bf16": 0.2, "onnx-int8": 0.5}, failing={"torch-bf16", "onnx-int8"}
+def _rows(**speedups):
+    return {name: {"passed": True, "speedups": list(values)} for name, values in speedups.items()}
+
+
+def test_the_preferred_order_stands_under_noise_and_yields_only_to_a_clear_margin():
+    order = ["openvino", "torch-bf16", "onnx-int8", "torch"]
+    noisy = _rows(
+        openvino=[3.0, 2.6, 3.1],
+        **{"torch-bf16": [2.9, 3.2, 3.0]},
+        **{"onnx-int8": [1.4, 1.5, 1.3]},
+        torch=[1, 1, 1],
     )
-    assert (
-        measure_backends(tiny, "tiny", names, small_check)["chosen"] == "torch"
-    )  # the reference always passes
+    final, margins = rank(order, noisy)
+    assert final == order  # bf16 faster in one round of three: not a reason to switch
+    assert margins["openvino>torch-bf16"] == pytest.approx(2.6 / 3.2, abs=1e-3)
+    clear = _rows(
+        openvino=[3.0, 2.6, 3.1],
+        **{"torch-bf16": [3.6, 3.2, 3.7]},
+        **{"onnx-int8": [1.4, 1.5, 1.3]},
+        torch=[1, 1, 1],
+    )
+    final, margins = rank(order, clear)
+    assert final[:2] == ["torch-bf16", "openvino"] and margins["torch-bf16>openvino"] >= 1.15
+    failing = noisy | {"openvino": {"passed": False, "error": "RuntimeError: no kernels"}}
+    assert rank(order, failing)[0] == ["torch-bf16", "onnx-int8", "torch", "openvino"]
 
 
-def test_a_candidate_that_cannot_be_built_is_left_out_with_its_reason(
+def test_measuring_keeps_one_variant_in_memory_and_ranks_with_margins(
     tiny, small_check, isolated_cache, monkeypatch
 ):
-    from core import backends
+    speed = {"torch": 1.0, "torch-bf16": 0.8, "onnx-int8": 0.4}  # seconds per round
+    monkeypatch.setattr(QualityCheck, "time", lambda self, model: speed[backend_name(model)])
+    alive, peak = set(), [0]
+    real_variant = backends.variant
 
-    def broken(*args):
-        raise RuntimeError("no kernels for this CPU")
+    def tracked(model, fingerprint, name, threads=None):
+        fast = real_variant(model, fingerprint, name, threads)
+        if fast is not model:
+            alive.add(id(fast))
+            weakref.finalize(fast, alive.discard, id(fast))
+            peak[0] = max(peak[0], len(alive))
+        return fast
 
-    monkeypatch.setattr(backends, "build_openvino", broken)
-    verdict = measure_backends(tiny, "tiny", ["torch", "openvino"], small_check)
-    assert verdict["chosen"] == "torch"
-    assert verdict["candidates"]["openvino"] == {
-        "passed": False,
-        "error": "RuntimeError: no kernels for this CPU",
-    }
+    monkeypatch.setattr(backend_choice, "variant", tracked)
+    verdict = measure_ranking(tiny, "tiny-fp", ["torch-bf16", "onnx-int8"], small_check)
+    assert peak[0] == 1  # one candidate built, timed and freed before the next
+    assert verdict["preference"] == ["torch-bf16", "onnx-int8", "torch"]
+    assert verdict["order"] == ["onnx-int8", "torch-bf16", "torch"]  # 2.5x vs 1.25x in every round
+    assert verdict["margins"]["onnx-int8>torch-bf16"] == pytest.approx(2.0)
+    rows = verdict["candidates"]
+    assert rows["onnx-int8"]["speedups"] == [2.5] * backend_choice.TIMING_ROUNDS
+    assert json.loads(ranking_path(tiny).read_text())["order"] == verdict["order"]
+    recorded = json.loads(quality_path("tiny-fp").read_text())
+    assert set(recorded) == {"version", "torch-bf16", "onnx-int8"} and recorded["onnx-int8"]["passed"]
+
+
+def test_a_variant_slower_than_fp32_never_serves(tiny, small_check, isolated_cache, monkeypatch):
+    speed = {"torch": 1.0, "onnx-int8": 1.1}
+    monkeypatch.setattr(QualityCheck, "time", lambda self, model: speed[backend_name(model)])
+    verdict = measure_ranking(tiny, "tiny-fp", ["onnx-int8"], small_check)
+    assert verdict["order"] == ["torch", "onnx-int8"] and verdict["chosen"] == "torch"
 
 
 def test_measured_for_real_on_the_tiny_model(tiny, small_check, isolated_cache):
-    verdict = measure_backends(tiny, "tiny", ["torch", "torch-bf16", "onnx-int8", "openvino"], small_check)
+    verdict = measure_ranking(tiny, "tiny-fp", ["torch-bf16", "onnx-int8", "openvino"], small_check)
     rows = verdict["candidates"]
-    assert verdict["chosen"] in [name for name, row in rows.items() if row["passed"]]
-    assert rows["torch"]["speedup"] == 1.0 and len(rows["torch"]["timings_s"]) == backend_choice.TIMING_ROUNDS
     for name in ("torch-bf16", "onnx-int8", "openvino"):
         assert 0.9 < rows[name]["mean_cosine_to_fp32"] <= 1.0001, name  # float32 cosines, whatever the engine
         assert rows[name]["passed"] == (
             rows[name]["mean_cosine_to_fp32"] >= 0.995 and abs(rows[name]["sts_spearman_change"]) <= 0.005
         )
-    chosen = rows[verdict["chosen"]]["sentences_per_s"]
-    assert all(chosen >= row["sentences_per_s"] for row in rows.values() if "sentences_per_s" in row)
+        if rows[name]["passed"]:
+            assert len(rows[name]["speedups"]) == backend_choice.TIMING_ROUNDS
+    assert sorted(verdict["order"]) == ["onnx-int8", "openvino", "torch", "torch-bf16"]
     assert (
-        verdict["machine"]["cpus"] >= 1
-        and verdict["timing"]["batch"] == 64
-        and verdict["timing"]["threads"] >= 1
+        verdict["timing"]["batch"] == 64
+        and verdict["timing"]["threads"] == __import__("torch").get_num_threads()
     )
 
 
-def test_the_verdict_is_cached_per_model_and_cpu(tiny, isolated_cache, monkeypatch):
-    calls = []
+def test_a_small_job_never_builds_and_runs_on_what_is_ready(tiny, small_check, isolated_cache, monkeypatch):
+    monkeypatch.setattr(backend_choice, "preference", lambda: ["onnx-int8", "torch"])
+    with monkeypatch.context() as patched:
+        _no_builds(patched)
+        assert ready_backend(tiny, "fp-new") == "torch"
+        assert with_backend(tiny, "fp-new", "auto", texts=2) is tiny  # two sentences: fp32, nothing built
+        assert with_backend(tiny, "fp-new", "auto") is tiny
+    assert not list(isolated_cache.glob("onnx-int8/*"))
+    assert check_variant(tiny, "fp-new", "onnx-int8")["passed"] is True  # built and checked once (background)
+    with monkeypatch.context() as patched:
+        _no_builds(patched)  # from now on the built variant serves small jobs too, without building
+        assert ready_backend(tiny, "fp-new") == "onnx-int8"
+        assert backend_name(with_backend(tiny, "fp-new", "auto", texts=2)) == "onnx-int8"
 
-    def measure(model, fingerprint):
-        calls.append(fingerprint)
-        return {"version": backend_choice.VERDICT_VERSION, "chosen": "onnx-int8", "candidates": {}}
 
-    monkeypatch.setattr(backend_choice, "measure_backends", measure)
-    monkeypatch.setattr(backend_choice, "candidates", lambda: ["torch", "onnx-int8"])
-    assert chosen_backend(tiny, "fp-a") == "onnx-int8" and calls == ["fp-a"]
-    assert json.loads(verdict_path("fp-a").read_text())["chosen"] == "onnx-int8"
-    assert chosen_backend(tiny, "fp-a") == "onnx-int8" and calls == ["fp-a"]  # read, not measured
-    assert chosen_backend(tiny, "fp-b") == "onnx-int8" and calls == ["fp-a", "fp-b"]  # another model
-    monkeypatch.setattr(backend_choice, "cpu_key", lambda: "another-cpu-2c")
-    assert chosen_backend(tiny, "fp-a") == "onnx-int8" and calls == ["fp-a", "fp-b", "fp-a"]  # another CPU
-    stale = verdict_path("fp-a")
-    stale.write_text(json.dumps({"version": 0, "chosen": "onnx-int8"}))
-    chosen_backend(tiny, "fp-a")
-    assert len(calls) == 4  # a verdict of an older measurement is measured again
-    stale.write_text(json.dumps({"version": backend_choice.VERDICT_VERSION, "chosen": "openvino"}))
-    chosen_backend(tiny, "fp-a")
-    assert len(calls) == 5  # a verdict naming a backend this machine cannot run (openvino uninstalled)
-    stale.write_text("{not json")
-    chosen_backend(tiny, "fp-a")
-    assert len(calls) == 6  # a broken file is measured again, not fatal
+def test_a_large_job_builds_the_best_variant_first(tiny, small_check, isolated_cache, monkeypatch):
+    monkeypatch.setattr(backend_choice, "preference", lambda: ["onnx-int8", "torch"])
+    monkeypatch.setattr(backend_choice, "DEFAULT_BREAK_EVEN", 100)
+    assert backend_name(with_backend(tiny, "fp-big", "auto", texts=99)) == "torch"
+    assert backend_name(with_backend(tiny, "fp-big", "auto", texts=100)) == "onnx-int8"
+    assert is_built("onnx-int8", "fp-big")
+
+
+def test_a_new_model_of_a_measured_architecture_reuses_its_ranking(
+    tiny, small_check, isolated_cache, monkeypatch
+):
+    monkeypatch.setattr(backend_choice, "preference", lambda: ["onnx-int8", "openvino", "torch"])
+    ranking_path(tiny).parent.mkdir(parents=True)
+    measured = {"version": backend_choice.VERDICT_VERSION, "order": ["openvino", "onnx-int8", "torch"]}
+    ranking_path(tiny).write_text(json.dumps(measured))
+    assert ranking(tiny) == ["openvino", "onnx-int8", "torch"]  # the measured order, not the preferred one
+    monkeypatch.setattr(backend_choice, "measure_ranking", lambda *a, **k: pytest.fail("measured again"))
+    assert prepare_backend(tiny, "fine-tuned-fp") == "openvino"  # only the quality check ran
+    checked = json.loads(quality_path("fine-tuned-fp").read_text())
+    assert checked["openvino"]["passed"] is True and "onnx-int8" not in checked  # the first that passes
+
+
+def test_a_variant_that_failed_its_check_is_not_built_again(tiny, small_check, isolated_cache, monkeypatch):
+    monkeypatch.setattr(backend_choice, "preference", lambda: ["onnx-int8", "torch"])
+
+    def broken(*args):
+        raise RuntimeError("no kernels for this CPU")
+
+    monkeypatch.setattr(backends, "build_onnx_int8", broken)
+    assert prepare_backend(tiny, "fp") == "torch"
+    assert json.loads(quality_path("fp").read_text())["onnx-int8"]["error"].startswith(
+        "RuntimeError: no kernels"
+    )
+    _no_builds(monkeypatch)
+    assert prepare_backend(tiny, "fp") == "torch"  # recorded: not tried again
+
+
+def test_records_survive_a_full_disk_and_broken_files(tiny, small_check, isolated_cache, monkeypatch):
+    monkeypatch.setattr(backend_choice, "preference", lambda: ["torch-bf16", "torch"])
+    ranking_path(tiny).parent.mkdir(parents=True)
+    ranking_path(tiny).write_text("{not json")
+    assert ranking(tiny) == ["torch-bf16", "torch"]  # a broken ranking: the preferred order
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(backend_choice, "write_file_atomically", full_disk)
-    assert chosen_backend(tiny, "fp-c") == "onnx-int8"  # served anyway, measured again next start
+    assert prepare_backend(tiny, "fp") == "torch-bf16"  # served anyway, checked again next start
 
 
-def test_an_explicit_backend_overrides_the_verdict(tiny, isolated_cache, monkeypatch):
-    monkeypatch.setattr(backend_choice, "candidates", lambda: ["torch", "torch-bf16", "onnx-int8"])
-    verdict_path("fp").parent.mkdir(parents=True)
-    verdict_path("fp").write_text(
-        json.dumps({"version": backend_choice.VERDICT_VERSION, "chosen": "torch-bf16"})
-    )
+def test_an_explicit_backend_overrides_auto(tiny, isolated_cache, monkeypatch):
     monkeypatch.delenv("WORKBENCH_BACKEND", raising=False)
-    assert backend_name(with_backend(tiny, "fp")) == "torch-bf16"  # auto reads the verdict
     assert with_backend(tiny, "fp", "torch") is tiny
-    monkeypatch.setenv("WORKBENCH_BACKEND", "onnx-int8")
-    assert backend_name(with_backend(tiny, "fp")) == "onnx-int8"
-    assert backend_name(with_backend(tiny, "fp", "torch-bf16")) == "torch-bf16"  # the argument beats the env
+    monkeypatch.setenv("WORKBENCH_BACKEND", "torch-bf16")
+    assert backend_name(with_backend(tiny, "fp")) == "torch-bf16"
+    assert backend_name(with_backend(tiny, "fp", "onnx-int8")) == "onnx-int8"  # the argument beats the env
+    with pytest.raises(BackendError, match="not auto"):
+        backend_choice.require_named("auto")
 
 
-def test_bf16_is_a_candidate_only_where_the_cpu_has_it(monkeypatch):
-    monkeypatch.setattr(backend_choice, "has_bf16", lambda: False)
-    assert "torch-bf16" not in backend_choice.candidates() and backend_choice.candidates()[0] == "torch"
-    monkeypatch.setattr(backend_choice, "has_bf16", lambda: True)
-    assert "torch-bf16" in backend_choice.candidates()
+def test_the_preference_depends_on_the_cpu_features(monkeypatch):
+    monkeypatch.setattr(backend_choice, "cpu_info", lambda: {"vector_flags": ["avx2", "fma"]})
+    assert "torch-bf16" not in backend_choice.preference() and backend_choice.preference()[-1] == "torch"
+    assert backend_choice.preference()[0] == "onnx-int8"
+    monkeypatch.setattr(backend_choice, "cpu_info", lambda: {"vector_flags": ["amx_bf16", "avx512_bf16"]})
+    assert backend_choice.preference()[:2] == ["openvino", "torch-bf16"]
 
 
 def test_the_cpu_key_names_the_cpu_kind_and_cores():

@@ -143,7 +143,7 @@ def test_a_failed_build_falls_back_under_auto_and_explains_otherwise(
         raise RuntimeError("exporter exploded")
 
     monkeypatch.setattr(backends, "_export_and_quantise", broken)
-    monkeypatch.setattr(choice, "chosen_backend", lambda *a: "onnx-int8")  # measured earlier
+    monkeypatch.setattr(choice, "ready_backend", lambda *a: "onnx-int8")  # said to be ready, but breaks
     assert with_backend(model, "some-fingerprint", "auto") is model
     with pytest.raises(BackendError, match="exporter exploded.*Use --backend torch"):
         with_backend(model, "some-fingerprint", "onnx-int8")
@@ -152,8 +152,8 @@ def test_a_failed_build_falls_back_under_auto_and_explains_otherwise(
     def unmeasurable(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(choice, "chosen_backend", unmeasurable)
-    assert with_backend(model, "some-fingerprint", "auto") is model  # measuring never stops the serving
+    monkeypatch.setattr(choice, "ready_backend", unmeasurable)
+    assert with_backend(model, "some-fingerprint", "auto") is model  # choosing never stops the serving
 
 
 def test_get_handle_keeps_one_model_per_backend(_tiny_model_master, monkeypatch):
@@ -161,6 +161,29 @@ def test_get_handle_keeps_one_model_per_backend(_tiny_model_master, monkeypatch)
     first = get_handle(str(_tiny_model_master), device="cpu")
     assert get_handle(str(_tiny_model_master), device="cpu") is first and first.backend == "torch"
     assert backend_name(first.model) == "torch" and len(first.fingerprint) == 16
+    bf16 = get_handle(str(_tiny_model_master), device="cpu", backend="torch-bf16")
+    assert bf16 is not first and bf16.backend == "torch-bf16"
+    assert bf16.reference is first.reference  # one fp32 model per spec, whatever the backends asked
+
+
+def test_an_auto_handle_serves_fp32_at_once_and_swaps_in_a_variant_when_prepared(
+    _tiny_model_master, isolated_cache, monkeypatch
+):
+    from core import backend_choice as choice
+    from core.handle import load_handle
+
+    monkeypatch.setattr(choice, "preference", lambda: ["onnx-int8", "torch"])
+    monkeypatch.setattr(backends, "_export_and_quantise", lambda *a: pytest.fail("built while loading"))
+    handle = load_handle(str(_tiny_model_master), device="cpu", backend="auto")
+    assert handle.backend == "torch" and handle.model is handle.reference
+    old = handle.model
+    monkeypatch.undo()
+    monkeypatch.setenv("WORKBENCH_CACHE", str(isolated_cache))
+    monkeypatch.setattr(choice, "preference", lambda: ["onnx-int8", "torch"])
+    assert handle.prepare() == "onnx-int8" and handle.backend == "onnx-int8"
+    assert handle.model is not old and handle.reference is old  # fp32 stays for figures and checks
+    texts = ["Sube el paro en marzo", "Baja el desempleo"]
+    assert handle.model.encode(texts).shape == old.encode(texts).shape
 
 
 def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, monkeypatch):

@@ -80,3 +80,28 @@ def test_bad_comparisons_are_clear_errors(two_models, tmp_path, capsys):
     assert "needs columns query and positive, or title and body" in capsys.readouterr().err
     with pytest.raises(DatasetError, match="distractors"):
         with_distractors(load_retrieval_dataset("bundled", limit=5), str(bad))
+
+
+def test_a_comparison_runs_both_models_on_one_backend_whatever_serves(
+    two_models, tmp_path, monkeypatch, capsys
+):
+    """Regression: each model ran on its own serving choice, and the verdict flipped with it."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WORKBENCH_BACKEND", "onnx-int8")  # what serving would use: ignored by figures
+    a, b = two_models
+    argv = ["--model", a, "--model", b, "--bootstrap", "300"]
+    assert main([*argv, "--output", str(tmp_path / "default")]) == 0
+    default = json.loads((tmp_path / "default" / "compare.json").read_text())
+    assert default["backend_a"] == default["backend_b"] == "torch"
+    assert "both on torch" in capsys.readouterr().out
+    assert main([*argv, "--backend", "torch", "--output", str(tmp_path / "torch")]) == 0
+    explicit = json.loads((tmp_path / "torch" / "compare.json").read_text())
+    assert [default[k] for k in ("delta", "ci95", "p_value")] == [
+        explicit[k] for k in ("delta", "ci95", "p_value")
+    ]
+    assert main([*argv, "--backend", "onnx-int8", "--output", str(tmp_path / "onnx")]) == 0
+    onnx = json.loads((tmp_path / "onnx" / "compare.json").read_text())
+    assert onnx["backend_a"] == onnx["backend_b"] == "onnx-int8"  # one backend for both, as asked
+    with pytest.raises(SystemExit):
+        main([*argv, "--backend", "auto"])  # the speed choice is per model: never for figures
+    assert "invalid choice: 'auto'" in capsys.readouterr().err

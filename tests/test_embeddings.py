@@ -83,3 +83,39 @@ def test_an_upload_takes_every_core_only_while_alone(_tiny_model_master, isolate
     assert not service.alone()  # the next job waits for quiet too
     clock[0] += service.QUIET_S
     assert service.alone()
+
+
+def test_an_upload_on_torch_takes_every_core_in_its_own_thread_only(_tiny_model_master, monkeypatch):
+    """Regression: on torch an upload ran on the serving thread count (one): 3.7× the benchmark."""
+    import threading
+
+    import torch
+
+    from core import handle as handles
+    from core.handle import AllCores, load_handle
+
+    monkeypatch.setattr(handles, "_torch_threads", lambda: 1)  # as the app's threads are set
+    monkeypatch.setattr("core.cpu.usable_cpus", lambda: 2)
+    handle = load_handle(str(_tiny_model_master), device="cpu", backend="torch")
+    bulk = handle.bulk_model
+    assert isinstance(bulk, AllCores) and bulk.threads == 2
+    seen = []
+    real = handle.model.encode_document
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handle.model, "encode_document", spy)
+
+    def upload():
+        torch.set_num_threads(1)
+        bulk.encode_document(["Sube el paro", "Baja el desempleo"])
+        seen.append(torch.get_num_threads())
+
+    main_threads = torch.get_num_threads()
+    worker = threading.Thread(target=upload)
+    worker.start()
+    worker.join()
+    assert seen == [2, 1]  # every core during the step, the serving count after it
+    assert torch.get_num_threads() == main_threads  # another thread's count is untouched

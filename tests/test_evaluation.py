@@ -175,7 +175,7 @@ def test_builtin_model_on_bundled_sts_and_retrieval(results_cache):
 def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, results_cache, monkeypatch):
     from evaluation.live import evaluate_models
 
-    monkeypatch.setenv("WORKBENCH_BACKEND", "torch")
+    monkeypatch.setenv("WORKBENCH_BACKEND", "onnx-int8")  # serving's choice: the tab's figures ignore it
     steps = []
     table, bars, scatter, note, verdict, changed, csv_path = evaluate_models(
         [str(tiny_model_dir)], progress=lambda f, desc: steps.append(desc)
@@ -186,3 +186,4 @@ def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, res
     assert bars.data and scatter.data and "150 pares" in note and steps
     again = evaluate_models([str(tiny_model_dir)])[0]
     assert again[0][-1] == "sí" and again[0][2] == table[0][2]  # read back from the results cache
+    assert table[0][6] == "torch"  # the backend each model was evaluated on, named in the table

@@ -128,3 +128,20 @@ def test_module_entry_point_hub_id_offline(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: Cannot load 'no-such-org/no-such-model'")
     assert "builtin:multilingual-e5-small" in last
+
+
+def test_two_sentences_never_wait_for_a_variant_build(tiny_model_dir, isolated_cache, monkeypatch, capsys):
+    """A new model's first predict ran on torch fp32 at once: no export, no measurement, no library noise."""
+    from core import backends
+
+    monkeypatch.delenv("WORKBENCH_BACKEND", raising=False)
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a variant was built for two sentences")
+
+    monkeypatch.setattr(backends, "_traceable", refuse)
+    assert main(["--model", str(tiny_model_dir), "Sube el paro", "Baja el desempleo"]) == 0
+    assert float(capsys.readouterr().out) < 1.0001
+    assert not list(isolated_cache.glob("onnx-int8/*")) and not list(
+        isolated_cache.glob("backends/ranking-*")
+    )

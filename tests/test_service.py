@@ -183,3 +183,46 @@ def test_a_first_visitor_is_told_the_model_is_loading(monkeypatch):
     monkeypatch.setitem(service._warm_up, "state", "done")
     line, timer = app.loading_state()
     assert service.loading_message() is None and line["visible"] is False and timer.active is False
+
+
+def test_the_first_visitor_never_waits_for_a_faster_variant(tiny_app, _tiny_model_master, monkeypatch):
+    """Empty cache: answers come on torch fp32 while the variant is built in the background, then the
+    variant is swapped in without a restart."""
+    from core import backend_choice
+
+    monkeypatch.setenv("WORKBENCH_BACKEND", "auto")
+    monkeypatch.setattr(backend_choice, "preference", lambda: ["onnx-int8", "torch"])
+    monkeypatch.setattr(backend_choice, "measure_ranking", lambda *a, **k: {})  # timing: its own tests
+    building, release = threading.Event(), threading.Event()
+    real_check = backend_choice.check_variant
+
+    def slow_check(*args, **kwargs):
+        building.set()
+        assert release.wait(60), "the test never released the build"
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(backend_choice, "check_variant", slow_check)
+    key = ("model", str(_tiny_model_master), None, "auto")
+    CACHE.discard(key)
+    monkeypatch.setattr(service, "_warm_up", {"state": "idle", "started": False})
+    warm = threading.Thread(target=service.warm_up)
+    warm.start()
+    try:
+        assert building.wait(60)  # the build is under way ...
+        assert "versión más rápida" in service.loading_message()
+        started = time.perf_counter()
+        sts, cosine, rows = service.compare(
+            "Sube el paro", "Baja el desempleo"
+        )  # ... and visitors are served
+        hits, _ = service.search_corpus(None, "sequía", 3)
+        assert time.perf_counter() - started < 10 and len(hits) == 3 and 0 <= sts <= 5
+        assert service.model_handle().backend == "torch"
+    finally:
+        release.set()
+        warm.join(120)
+    try:
+        assert service.model_handle().backend == "onnx-int8" and service.loading_message() is None
+        again = service.compare("Sube el paro", "Baja el desempleo")
+        assert again[1] == pytest.approx(cosine, abs=0.02)  # another engine, the same answer
+    finally:
+        CACHE.discard(key)

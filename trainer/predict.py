@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=BACKENDS,
         default=None,
-        help="inference backend (default: $WORKBENCH_BACKEND, else auto: the fastest that holds the "
-        "quality bar on this CPU, measured once and cached)",
+        help="inference backend (default: $WORKBENCH_BACKEND, else auto: the best variant already built "
+        "and checked on this CPU, else torch fp32; a variant is built only for a job large enough to "
+        "repay it)",
     )
     parser.add_argument(
         "--prompt_name",
@@ -102,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("core.backend_choice", "core.backends"):  # a variant's build says what it does, per step
+        logging.getLogger(name).setLevel(logging.INFO)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # the per-load "Loading weights" bar is noise here
@@ -124,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         output = args.output or args.embed.with_suffix(".npy")
         if output.suffix != ".npy":
             raise InputError(f"--output {output} must end in .npy")
-        model = load_handle(args.model, backend=args.backend).model
+        model = load_handle(args.model, backend=args.backend, texts=len(sentences)).model
         embeddings = model.encode(
             sentences,
             prompt_name=args.prompt_name,
@@ -135,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {embeddings.shape[0]} embeddings of dimension {embeddings.shape[1]} to {output}")
         return 0
     pairs = read_pairs(args.file) if args.file else [tuple(args.sentences)]
-    model = load_handle(args.model, backend=args.backend).model
+    model = load_handle(args.model, backend=args.backend, texts=2 * len(pairs)).model
     scores = score_pairs(model, pairs, args.prompt_name, args.batch_size)
     if not args.file:
         print(f"{scores[0]:.4f}")
