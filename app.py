@@ -404,9 +404,6 @@ def build_demo() -> gr.Blocks:
 
 def main() -> None:
     quiet_logs()
-    # the models load beside the server; started before Gradio's import instead, they slowed the page
-    # (5.0 -> 5.2-6.0 s) and did not speed the first answer on 2 cores (README, "Performance")
-    service.start_warm_up()
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     logger.info(
@@ -414,7 +411,12 @@ def main() -> None:
         "localhost" if host == "0.0.0.0" else host, port, ", ".join(service.app_models()),
         os.environ.get("WORKBENCH_BACKEND", "auto"),
     )  # fmt: skip
-    build_demo().launch(server_name=host, server_port=port, quiet=True, **LAUNCH)
+    demo = build_demo()
+    demo.launch(server_name=host, server_port=port, quiet=True, prevent_thread_lock=True, **LAUNCH)
+    # the models load once the page is served: started earlier, their imports (torch, sentence-
+    # transformers) took the GIL from the page's build and slowed both (README, "Performance")
+    service.start_warm_up()
+    demo.block_thread()
 
 
 if __name__ == "__main__":

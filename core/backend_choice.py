@@ -47,7 +47,6 @@ VERDICT_VERSION = 2  # 2: ranking per architecture, quality per weights (1: one 
 # Texts below which building a variant does not repay itself when nothing is measured yet (ONNX int8 on
 # the AMD EPYC: ~80 s to build and check, 1.5x torch fp32 at ~16 texts/s; README, "Performance").
 DEFAULT_BREAK_EVEN = 4000
-BUILD_TIME = {"torch-bf16": "seconds", "onnx-int8": "1-2 minutes", "openvino": "about a minute"}
 
 
 def preference() -> list[str]:
@@ -145,13 +144,8 @@ def check_variant(model, fingerprint: str, name: str, check: QualityCheck | None
     check = check or QualityCheck.bundled()
     started = time.perf_counter()
     try:
-        built = is_built(name, fingerprint)
-        logger.info(
-            "Backend %s: %s, then checked against torch fp32 (%s)",
-            name,
-            "already built" if built else "building once for these weights",
-            "seconds" if built else BUILD_TIME.get(name, "a minute or two"),
-        )
+        if is_built(name, fingerprint):  # else the build logs its own line, with its duration
+            logger.info("Backend %s: built before; checking it against torch fp32", name)
         fast = variant(model, fingerprint, name)
         build_s = time.perf_counter() - started
         row = check.compare(check.reference(model, fingerprint), fast)

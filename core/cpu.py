@@ -43,6 +43,11 @@ def has_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
+def has_vnni() -> bool:
+    """The CPU has int8 dot-product instructions (AVX-512 VNNI or AVX-VNNI)."""
+    return bool(set(cpu_info()["vector_flags"]) & {"avx512_vnni", "avx_vnni"})
+
+
 def cpu_key() -> str:
     """A short name for this CPU kind and core count, e.g. ``"8c1f2e3a4b5c-2c"``."""
     info = cpu_info()

@@ -61,6 +61,20 @@ class ModelHandle:
             self._serving, self._bulk = model, None
         logger.info("%s now serves on %s", self.spec, self.backend)
 
+    def use_ready(self) -> str:
+        """Serve the best variant already built and checked here, if fp32 still serves (loading or
+        compiling it takes a second or two, off the request path); returns the backend serving after."""
+        from core.backend_choice import ready_backend
+        from core.backends import variant
+
+        try:
+            ready = ready_backend(self.reference, self.fingerprint)
+            if ready != "torch" and self._serving is None and self.asked == "auto":
+                self.swap(variant(self.reference, self.fingerprint, ready))
+        except Exception as err:  # a broken build folder: fp32 keeps serving, the warm-up rebuilds it
+            logger.warning("Could not load the ready %s variant (%s); serving torch fp32", self.spec, err)
+        return self.backend
+
     def prepare(self) -> str:
         """Build and check the best variant for this handle (``auto`` only; a long job, run in the
         background) and serve it; returns the backend serving afterwards."""
@@ -184,8 +198,9 @@ def get_handle(spec: str | None = None, device: str | None = None, backend: str 
     """The shared handle of a model, loaded once per process, spec, device and backend; every handle of
     one spec and device shares one fp32 model.
 
-    ``backend`` ``None`` reads ``$WORKBENCH_BACKEND`` (default ``auto``: the best variant already built
-    and checked here, else torch fp32; ``ModelHandle.prepare`` builds one in the background). A caller of
+    ``backend`` ``None`` reads ``$WORKBENCH_BACKEND`` (default ``auto``: torch fp32 at once, then the best
+    variant already built and checked here, loaded in a thread of its own and swapped in;
+    ``ModelHandle.prepare`` builds one, a long job for the background). A caller of
     another model never waits for this one's loading; a second caller of the same model waits for the
     first load instead of loading again.
     """
@@ -195,7 +210,12 @@ def get_handle(spec: str | None = None, device: str | None = None, backend: str 
         shared = CACHE.get(
             ("fp32", spec, device), lambda: load_model(spec, device), pinned=True, size=lambda _: 0
         )
-        return load_handle(spec, device, backend, model=shared)
+        if backend != "auto":
+            return load_handle(spec, device, backend, model=shared)
+        handle = load_handle(spec, device, "torch", model=shared)  # answers at once: nothing compiles here
+        handle.asked = "auto"
+        threading.Thread(target=handle.use_ready, name="ready-variant", daemon=True).start()
+        return handle
 
     return CACHE.get(("model", spec, device, backend), load, pinned=True, size=lambda _: 0)
 

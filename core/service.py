@@ -535,7 +535,7 @@ def warm_up() -> None:
             model_handle(spec).calibration  # noqa: B018 (fits and keeps the calibration)
         _warm_up["state"] = "corpus"
         handle, corpus = model_handle(), served_corpus()
-        embeddings = corpus_embeddings(handle, corpus)
+        embeddings = corpus_embeddings(handle, corpus, alone=alone)  # every core while no visitor asks
         get_index(embedding_key(handle, corpus), embeddings)
         umap_projection(embeddings, embedding_key(handle, corpus))
         served = ", ".join(f"{spec} on {model_handle(spec).backend}" for spec in app_models())

@@ -216,3 +216,29 @@ def test_a_backend_typo_reaches_the_visitor_in_spanish_and_the_log_in_full(monke
     assert (
         "Unknown backend 'onx': use one of auto, torch, torch-bf16, onnx-int8" in caplog.text
     )  # for whoever runs it
+
+
+def test_a_shared_auto_handle_answers_on_fp32_and_loads_a_ready_variant_beside(
+    _tiny_model_master, isolated_cache, monkeypatch
+):
+    import time
+
+    from core import backend_choice as choice
+    from core.cache import CACHE
+
+    monkeypatch.setattr(choice, "preference", lambda: ["onnx-int8", "torch"])
+    fingerprint = model_fingerprint(str(_tiny_model_master))
+    model = load_model(str(_tiny_model_master), device="cpu")
+    assert choice.check_variant(model, fingerprint, "onnx-int8")["passed"]  # built and checked earlier
+    monkeypatch.setattr(backends, "_traceable", lambda *a: pytest.fail("built on the request path"))
+    key = ("model", str(_tiny_model_master), "cpu", "auto")
+    CACHE.discard(key)
+    try:
+        handle = get_handle(str(_tiny_model_master), device="cpu", backend="auto")
+        assert handle.model.encode(["Sube el paro"]).shape == (1, 32)  # answers whatever serves
+        deadline = time.monotonic() + 30
+        while handle.backend != "onnx-int8" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert handle.backend == "onnx-int8" and handle.reference.device.type == "cpu"
+    finally:
+        CACHE.discard(key)

@@ -538,6 +538,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
             "train_runtime_s": train_result.metrics.get("train_runtime"),
             "interpolation": interpolation,
             "matryoshka": per_dimension,
+            "backend": "torch",  # every figure of the run, base and fine-tuned: fp32 (or the GPU's own)
         }
         if baseline_items:
             after = item_scores(model, test_sets, batch)
