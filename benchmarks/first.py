@@ -50,7 +50,8 @@ def new_model(folder: Path) -> Path:
     """The built-in model under a new fingerprint (its architecture unchanged): as a fine-tuned model."""
     from core.loader import model_path
 
-    target = folder / "new-model"
+    target = Path(tempfile.mkdtemp(prefix="new-model-", dir=folder))
+    target.rmdir()
     shutil.copytree(model_path("builtin:multilingual-e5-small"), target)
     (target / "NEW.txt").write_text(f"a new model, {time.time()}\n", encoding="utf-8")
     return target

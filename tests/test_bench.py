@@ -97,3 +97,13 @@ def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
         "cold_start_with_cache_s": seconds, "first_similarity_with_cache_s": seconds + 1,
         "first_cluster_map_s": first_map, "load": [result, *http]}})  # fmt: skip
     assert "| with cache |" in table and "| /search | http | 2 | 4 |" in table
+
+
+def test_the_upload_benchmark_sends_distinct_real_texts_of_several_lengths():
+    from benchmarks.embed import real_short_texts
+    from core.data import load_news
+
+    texts = real_short_texts(6000)
+    lengths = sorted(map(len, texts))
+    assert len(set(texts)) == 6000 and lengths[0] < 40 and lengths[-1] > 200
+    assert load_news()[0]["title"] in texts  # real bundled text, not generated

@@ -50,7 +50,7 @@ def test_the_benchmarks_are_one_command_and_the_old_one_points_there(capsys):
 
     assert benchmarks_main(["--help"]) == 0
     listed = capsys.readouterr().out
-    assert all(f"\n    {name} " in listed for name in ("speed", "embed", "visitors", "calibration"))
+    assert all(f"\n    {name} " in listed for name in ("speed", "first", "embed", "visitors", "calibration"))
     assert benchmarks_main(["sped"]) == 2 and "Unknown benchmark 'sped'" in capsys.readouterr().err
     assert evaluation_main(["bench", "--quick"]) == 2
     assert "python -m benchmarks speed" in capsys.readouterr().err
