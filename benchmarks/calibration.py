@@ -1,6 +1,6 @@
 """How far the app's 0–5 reading is from people's scores: the calibration's error on held-out pairs.
 
-The map of each model (``core.calibration``) is fitted on the bundled STS dev pairs and the calibration
+The map of each model (``core.models.calibration``) is fitted on the bundled STS dev pairs and the calibration
 pairs, minus one pair in four (stratified by score), which it never sees; this script reads those
 held-out pairs and prints the figures of the README ("A reading people trust"): mean absolute error on
 0–5, the share of gold ≥ 4.5 pairs read ≥ 4, the share of gold ≤ 1 pairs read ≤ 1.5, each with n.
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.speed import machine, save_results
-from core.calibration import StsScale, calibration_pairs, held_out_error, pair_cosines
-from core.data import load_sts
-from core.handle import get_handle
+from core.corpora.data import load_sts
+from core.models.calibration import StsScale, calibration_pairs, held_out_error, pair_cosines
+from core.models.handle import get_handle
 
 GOALS = {"mae": 0.65, "high_read_4_or_more": 0.85, "low_read_1_5_or_less": 0.80}
 

@@ -2,7 +2,7 @@
 file sent with ``gradio_client`` to ``/upload``, timed from the send to the answer. The texts are real,
 short and of several lengths: the bundled STS sentences, headlines and the sentences of the bundled news
 bodies (two joined where more texts are asked than there are sentences). The same texts are then encoded
-in-process through ``core.service.upload`` on the backend the app served, in one run: the ratio is
+in-process through ``space.search.upload`` on the backend the app served, in one run: the ratio is
 what the app path adds.
 
 ``python -m benchmarks embed [--rows 10000] [--model SPEC] [--skip-baseline]``
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.load import _client, start_app, stop_app
 from benchmarks.speed import machine, save_results
-from core.data import load_news, load_sts
+from core.corpora.data import load_news, load_sts
 
 READY_LINE = re.compile(r"Prepared: |Warm-up failed")  # the warm-up's last line
 
@@ -50,22 +50,23 @@ def _wait_for(log: Path, pattern: re.Pattern, timeout: float) -> bool:
 
 
 def in_process(texts: list[str], spec: str | None, backend: str) -> float:
-    """Seconds for ``core.service.upload`` of the same texts in this process, on the backend the app
+    """Seconds for ``space.search.upload`` of the same texts in this process, on the backend the app
     served, with the app's threads: what the app path adds is the ratio to this."""
     import os
 
-    from core import service
+    from space import runtime
+    from space import search as search_tab
 
     os.environ["WORKBENCH_BACKEND"] = backend if backend != "?" else "auto"
-    service.serving_threads()
-    service.model_handle(spec).model.encode_document(texts[:64])  # first calls allocate
+    runtime.serving_threads()
+    runtime.model_handle(spec).model.encode_document(texts[:64])  # first calls allocate
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "textos.jsonl"
         path.write_text(
             "\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in texts), encoding="utf-8"
         )
         started = time.perf_counter()
-        service.upload(str(path), path.name, spec)
+        search_tab.upload(str(path), path.name, spec)
         return time.perf_counter() - started
 
 
@@ -117,7 +118,7 @@ def markdown(results: dict) -> str:
     ]
     if "in_process_s" in r:
         lines.append(
-            f"| the same texts through `core.service.upload` in-process | {r['rows']:,} | {r['backend']} | "
+            f"| the same texts through `space.search.upload` in-process | {r['rows']:,} | {r['backend']} | "
             f"{r['in_process_s']:.1f} | {r['rows'] / r['in_process_s']:.0f} |"
         )
         lines.append(f"\nThe app path takes {r['app_over_in_process']:.2f}× the in-process time")

@@ -48,7 +48,7 @@ def run(argv: list[str], env: dict | None = None) -> tuple[float, float, str]:
 
 def new_model(folder: Path) -> Path:
     """The built-in model under a new fingerprint (its architecture unchanged): as a fine-tuned model."""
-    from core.loader import model_path
+    from core.models.loader import model_path
 
     target = Path(tempfile.mkdtemp(prefix="new-model-", dir=folder))
     target.rmdir()

@@ -23,14 +23,14 @@ from unittest import mock
 
 import numpy as np
 
-from core.backend_choice import describe
 from core.cache import CACHE
-from core.corpus import Corpus, served_corpus
-from core.data import load_news
-from core.embeddings import corpus_embeddings
-from core.handle import get_handle, load_handle
+from core.corpora.corpus import Corpus, served_corpus
+from core.corpora.data import load_news
+from core.corpora.embeddings import corpus_embeddings
 from core.io import write_file_atomically
-from core.loader import resolve_spec
+from core.models.backend_choice import describe
+from core.models.handle import get_handle, load_handle
+from core.models.loader import resolve_spec
 from core.versions import library_versions
 
 
@@ -59,10 +59,10 @@ def _summary(times: list[float]) -> dict:
 
 def bench_encoding(model, quick: bool, fingerprint: str) -> list[dict]:
     """Every backend against torch fp32 on this CPU: throughput at batch 1/16/64, one-query latency, and
-    the quality figures of the choice (``core.backend_choice``: STS dev + test and 128 passages, in
+    the quality figures of the choice (``core.models.backend_choice``: STS dev + test and 128 passages, in
     float32). bf16 is timed even where the CPU lacks it, so the table shows why it is no candidate."""
-    from core.backend_choice import QualityCheck
-    from core.backends import BACKENDS, variant
+    from core.models.backend_choice import QualityCheck
+    from core.models.backends import BACKENDS, variant
 
     check = QualityCheck.bundled()
     passages = check.passages
@@ -139,7 +139,7 @@ def _search_one_size(corpus: np.ndarray, queries: np.ndarray, quick: bool) -> li
     from sentence_transformers.util import quantize_embeddings, semantic_search
     from sentence_transformers.util.quantization import semantic_search_faiss
 
-    from core.index import VectorIndex
+    from core.corpora.index import VectorIndex
 
     def measure(name, search, build_s=None):
         times, found = [], []
@@ -223,7 +223,8 @@ def _search_one_size(corpus: np.ndarray, queries: np.ndarray, quick: bool) -> li
 
 
 def bench_search_end_to_end(model, anchors: np.ndarray, sizes: list[int], quick: bool) -> list[dict]:
-    """What a visitor waits for: ``core.search.search`` (query encoding + the default index) per size."""
+    """What a visitor waits for: ``core.corpora.search.search`` (query encoding + the default index),
+    per size."""
     rng = np.random.default_rng(1)
     titles = [n["title"] for n in load_news()][: 20 if quick else 50]
     rows = []
@@ -237,8 +238,8 @@ def bench_search_end_to_end(model, anchors: np.ndarray, sizes: list[int], quick:
 
 
 def _search_end_to_end(model, corpus: np.ndarray, titles: list[str]) -> dict:
-    from core.index import clear_indexes, get_index
-    from core.search import search
+    from core.corpora.index import clear_indexes, get_index
+    from core.corpora.search import search
 
     size = len(corpus)
     items = Corpus(({"title": "", "body": "", "section": ""},) * size, f"bench-{size}", "bench", "env")
@@ -266,7 +267,7 @@ def bench_umap(anchors: np.ndarray, sizes: list[int]) -> list[dict]:
     the same projection again from the on-disk cache (a fresh process reads it, nothing is fitted)."""
     import umap
 
-    from core import clusters
+    from core.corpora import clusters
 
     rng = np.random.default_rng(0)
     # numba compiles UMAP's code on first use, and NN-descent's (used from 4,096 points) on its own
@@ -412,7 +413,7 @@ def machine() -> dict:
     """Cores, CPU model and the vector-instruction flags that decide int8 / bf16 speed."""
     import torch
 
-    from core.cpu import cpu_info, cpu_key
+    from core.models.cpu import cpu_info, cpu_key
 
     return {
         **cpu_info(),

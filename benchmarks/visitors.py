@@ -23,8 +23,8 @@ from pathlib import Path
 
 from benchmarks.load import REQUESTS, load_test, start_app, stop_app
 from benchmarks.speed import machine, save_results
-from core.corpus import MAX_UPLOAD_ROWS
-from core.data import load_news
+from core.corpora.corpus import MAX_UPLOAD_ROWS
+from core.corpora.data import load_news
 
 SAMPLE_WINDOW_S = 90  # how long the other session is measured while the upload runs
 

@@ -15,9 +15,9 @@ import logging
 import sys
 from pathlib import Path
 
-from core.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
-from core.builtin import BUILTIN_E5_SMALL
-from core.loader import ModelLoadError, model_path, resolve_spec
+from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
+from core.models.builtin import BUILTIN_E5_SMALL
+from core.models.loader import ModelLoadError, model_path, resolve_spec
 from evaluation.datasets import (
     RETRIEVAL_SPECS,
     STS_SPECS,

@@ -18,11 +18,11 @@ import logging
 import sys
 from pathlib import Path
 
-from core.backend_choice import require_named
-from core.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
-from core.handle import get_handle
 from core.io import write_file_atomically
-from core.loader import ModelLoadError, model_path, resolve_spec
+from core.models.backend_choice import require_named
+from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
+from core.models.handle import get_handle
+from core.models.loader import ModelLoadError, model_path, resolve_spec
 from evaluation.datasets import DatasetError, load_retrieval_dataset, load_sts_dataset, with_distractors
 from evaluation.metrics import paired_mean_difference, paired_spearman_difference, reciprocal_ranks
 from evaluation.runner import run_sts

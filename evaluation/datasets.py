@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.data import load_news, load_news_duplicates, load_sts, load_stsb_multi_mt
-from core.fingerprint import data_fingerprint
+from core.corpora.data import load_news, load_news_duplicates, load_sts, load_stsb_multi_mt
+from core.models.fingerprint import data_fingerprint
 
 STS_SPECS = ("bundled:test", "bundled:dev", "stsb_multi_mt:es:test", "stsb_multi_mt:es:dev")
 RETRIEVAL_SPECS = ("bundled", "cc-news-es:test", "mlsum:es:test")
@@ -66,7 +66,7 @@ def load_sts_dataset(spec: str) -> STSDataset:
     parts = spec.split(":")
     if parts[0] == "bundled" and len(parts) == 2:
         if parts[1] == "train":
-            from core.calibration import sts_training_pairs
+            from core.models.calibration import sts_training_pairs
 
             return _from_pairs(spec, sts_training_pairs())
         if parts[1] not in ("dev", "test"):

@@ -10,7 +10,7 @@ import time
 import numpy as np
 from scipy.stats import rankdata
 
-from core.evaluators import prompt_names, retrieval_evaluator, sts_cosines, sts_evaluator
+from core.models.evaluators import prompt_names, retrieval_evaluator, sts_cosines, sts_evaluator
 from evaluation.datasets import RetrievalDataset, STSDataset
 
 SIMILARITIES = ["cosine", "dot", "euclidean", "manhattan"]

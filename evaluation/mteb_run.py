@@ -22,10 +22,10 @@ import os
 import sys
 from pathlib import Path
 
-from core.backend_choice import require_named
-from core.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, backend_name
-from core.builtin import BUILTIN_E5_SMALL
-from core.loader import ModelLoadError, model_path, resolve_spec
+from core.models.backend_choice import require_named
+from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, backend_name
+from core.models.builtin import BUILTIN_E5_SMALL
+from core.models.loader import ModelLoadError, model_path, resolve_spec
 
 SPANISH_BENCHMARK = "MTEB(spa, v1)"
 BUNDLED = "bundled"
@@ -42,7 +42,7 @@ def bundled_tasks() -> list:
     from mteb.abstasks import AbsTaskRetrieval, AbsTaskSTS
     from mteb.abstasks.task_metadata import TaskMetadata
 
-    from core.data import load_news, load_sts
+    from core.corpora.data import load_news, load_sts
 
     common = {
         "eval_splits": ["test"],
@@ -130,9 +130,9 @@ def wrap_model(spec: str, backend: str = "torch"):
     revision that identify it in the results (its Hub id, else ``local/<folder>`` and its fingerprint)."""
     import mteb
 
-    from core.fingerprint import model_fingerprint
-    from core.handle import load_handle
-    from trainer.train import hub_base_model
+    from core.models.fingerprint import model_fingerprint
+    from core.models.handle import load_handle
+    from core.models.loader import hub_id
 
     model = load_handle(spec, backend=require_named(backend)).model
     prompts = {}
@@ -145,7 +145,7 @@ def wrap_model(spec: str, backend: str = "torch"):
     if spec == BUILTIN_E5_SMALL:
         name = "local/multilingual-e5-small-q4"  # rebuilt from 4-bit weights: not the Hub model's scores
     else:
-        name = hub_base_model(spec) or f"local/{Path(model_path(spec)).name}"
+        name = hub_id(spec) or f"local/{Path(model_path(spec)).name}"
     revision = model_fingerprint(spec)[:12]
     wrapper.workbench_backend = backend_name(model)
     wrapper.mteb_model_meta = wrapper.mteb_model_meta.model_copy(update={"name": name, "revision": revision})
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_path(spec)
         if args.tasks != [BUNDLED]:
-            from evaluation.live import hub_unreachable
+            from core.hub import hub_unreachable
 
             if hub_unreachable():
                 raise MtebError(

@@ -12,12 +12,12 @@ import json
 import logging
 from collections.abc import Callable
 
-from core.backend_choice import require_named
-from core.backends import FIGURE_BACKEND
-from core.fingerprint import model_fingerprint
-from core.handle import get_handle
 from core.io import write_file_atomically
-from core.loader import resolve_spec
+from core.models.backend_choice import require_named
+from core.models.backends import FIGURE_BACKEND
+from core.models.fingerprint import model_fingerprint
+from core.models.handle import get_handle
+from core.models.loader import resolve_spec
 from core.paths import cache_dir
 from core.versions import library_versions
 from evaluation.datasets import RetrievalDataset, STSDataset

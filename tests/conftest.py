@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from core.data import load_news  # noqa: E402
+from core.corpora.data import load_news  # noqa: E402
 
 TINY_VOCAB = 2000
 

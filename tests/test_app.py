@@ -318,17 +318,17 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
 
     from gradio_client import Client, handle_file
 
-    import core.embeddings
+    import core.corpora.embeddings
 
     inside, release = threading.Event(), threading.Event()
-    real = core.embeddings.encode_documents
+    real = core.corpora.embeddings.encode_documents
 
     def paused(model, texts, *args, **kwargs):
         inside.set()
         release.wait(60)
         return real(model, texts, *args, **kwargs)
 
-    monkeypatch.setattr(core.embeddings, "encode_documents", paused)
+    monkeypatch.setattr(core.corpora.embeddings, "encode_documents", paused)
     path = tmp_path / "lento.txt"
     path.write_text("".join(f"texto lento número {i}\n" for i in range(50)), encoding="utf-8")
     uploader, searcher = Client(served_app, verbose=False), Client(served_app, verbose=False)
@@ -349,18 +349,18 @@ def test_a_rejected_upload_through_the_app_leaves_nothing_behind(served_app, tmp
     """Regression: ``raise gr.Error(...) from err`` kept the parse (~330 MB per 10 MB file) until a gc."""
     import gradio as gr
 
-    import app
+    from space.pages import search as search_page
     from tests.conftest import memory_kept_by_rejections
 
     path = tmp_path / "rechazo.txt"
     path.write_bytes(b"una linea de texto de ejemplo\n" * 300_000)  # 9 MB, 300,000 rows
-    kept, _, error = memory_kept_by_rejections(lambda: app.upload(str(path)), gr.Error)
+    kept, _, error = memory_kept_by_rejections(lambda: search_page.upload(str(path)), gr.Error)
     assert "más de 20.000 filas" in str(error) and error.__context__ is None
     assert kept < 2**20, f"{kept / 2**20:.1f} MB still held after 3 rejected uploads"
 
 
 def test_models_env_lists_up_to_three(monkeypatch):
-    from core.service import app_models
+    from space.runtime import app_models
 
     monkeypatch.setenv("MODELS", "a/one, b/two,,c/three,d/four")
     assert app_models() == ["a/one", "b/two", "c/three"]
@@ -372,11 +372,11 @@ def test_models_env_lists_up_to_three(monkeypatch):
 def test_similarity_side_by_side_with_two_models(_tiny_model_master, tmp_path, monkeypatch):
     import shutil
 
-    import app
+    from space.pages import similarity as similarity_page
 
     other = shutil.copytree(_tiny_model_master, tmp_path / "second")
     monkeypatch.setenv("MODELS", f"{_tiny_model_master},{other}")
-    sts, cosine, rows, reading = app.similarity("Sube la luz", "Baja el gas")
+    sts, cosine, rows, reading = similarity_page.similarity("Sube la luz", "Baja el gas")
     assert [row[0] for row in rows] == [str(_tiny_model_master), str(other)]
     assert rows[0][1] == pytest.approx(rows[1][1]) == pytest.approx(sts)
     assert rows[0][2] == pytest.approx(cosine) and reading == rows[0][3]
@@ -388,7 +388,7 @@ def test_did_fine_tuning_help_compares_two_models_pair_by_pair(_tiny_model_maste
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from evaluation.live import evaluate_models
+    from space.evaluate import evaluate_models
 
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     changed_model = SentenceTransformer(str(_tiny_model_master), device="cpu")

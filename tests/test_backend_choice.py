@@ -8,8 +8,9 @@ import weakref
 
 import pytest
 
-from core import backend_choice, backends
-from core.backend_choice import (
+from core.corpora.data import load_news, load_sts
+from core.models import backend_choice, backends
+from core.models.backend_choice import (
     QualityCheck,
     check_variant,
     measure_ranking,
@@ -21,9 +22,8 @@ from core.backend_choice import (
     ready_backend,
     with_backend,
 )
-from core.backends import BackendError, backend_name, is_built
-from core.data import load_news, load_sts
-from core.loader import load_model
+from core.models.backends import BackendError, backend_name, is_built
+from core.models.loader import load_model
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def test_the_preference_depends_on_the_cpu_features(monkeypatch):
 
 
 def test_the_cpu_key_names_the_cpu_kind_and_cores():
-    from core.cpu import cpu_info, cpu_key
+    from core.models.cpu import cpu_info, cpu_key
 
     info = cpu_info()
     assert cpu_key().endswith(f"-{info['cpus']}c") and info["cpu"]

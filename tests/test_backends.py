@@ -3,12 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import backends
-from core.backend_choice import with_backend
-from core.backends import BackendError, OnnxTransformer, backend_choice, backend_name
-from core.fingerprint import model_fingerprint
-from core.handle import get_handle
-from core.loader import load_model
+from core.models import backends
+from core.models.backend_choice import with_backend
+from core.models.backends import BackendError, OnnxTransformer, backend_choice, backend_name
+from core.models.fingerprint import model_fingerprint
+from core.models.handle import get_handle
+from core.models.loader import load_model
 
 SENTENCES = ["El Gobierno aprueba los presupuestos", "Llueve en Bogotá", "El Real Madrid gana la Liga"]
 
@@ -92,7 +92,7 @@ def test_the_int8_word_embeddings_dequantise_row_by_row():
 def test_bf16_and_openvino_variants_match_fp32_and_serve_threads(_tiny_model_master, isolated_cache):
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.backends import Bf16Transformer, OpenVinoTransformer, openvino_config, variant
+    from core.models.backends import Bf16Transformer, OpenVinoTransformer, openvino_config, variant
 
     model = load_model(str(_tiny_model_master), device="cpu")
     reference = model.encode(SENTENCES)
@@ -116,7 +116,7 @@ def test_bf16_and_openvino_variants_match_fp32_and_serve_threads(_tiny_model_mas
 
 
 def test_openvino_runs_one_stream_per_request_slot():
-    from core.backends import openvino_config
+    from core.models.backends import openvino_config
 
     assert openvino_config(1, cpus=2) == {"INFERENCE_NUM_THREADS": 2, "NUM_STREAMS": 2}
     assert openvino_config(2, cpus=2) == {"INFERENCE_NUM_THREADS": 2, "PERFORMANCE_HINT": "LATENCY"}
@@ -135,7 +135,7 @@ def test_a_built_backend_is_reused_not_rebuilt(tiny_onnx, _tiny_model_master, mo
 def test_a_failed_build_falls_back_under_auto_and_explains_otherwise(
     _tiny_model_master, isolated_cache, monkeypatch
 ):
-    from core import backend_choice as choice
+    from core.models import backend_choice as choice
 
     model = load_model(str(_tiny_model_master), device="cpu")
 
@@ -169,8 +169,8 @@ def test_get_handle_keeps_one_model_per_backend(_tiny_model_master, monkeypatch)
 def test_an_auto_handle_serves_fp32_at_once_and_swaps_in_a_variant_when_prepared(
     _tiny_model_master, isolated_cache, monkeypatch
 ):
-    from core import backend_choice as choice
-    from core.handle import load_handle
+    from core.models import backend_choice as choice
+    from core.models.handle import load_handle
 
     monkeypatch.setattr(choice, "preference", lambda: ["onnx-int8", "torch"])
     monkeypatch.setattr(backends, "_export_and_quantise", lambda *a: pytest.fail("built while loading"))
@@ -208,11 +208,11 @@ def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, mo
 def test_a_backend_typo_reaches_the_visitor_in_spanish_and_the_log_in_full(monkeypatch, caplog):
     import gradio as gr
 
-    import app
+    from space.pages import about as about_page
 
     monkeypatch.setenv("WORKBENCH_BACKEND", "onx")
     with pytest.raises(gr.Error, match="no se puede cargar en este servidor ahora mismo"):
-        app.about()
+        about_page.about()
     assert (
         "Unknown backend 'onx': use one of auto, torch, torch-bf16, onnx-int8" in caplog.text
     )  # for whoever runs it
@@ -223,8 +223,8 @@ def test_a_shared_auto_handle_answers_on_fp32_and_loads_a_ready_variant_beside(
 ):
     import time
 
-    from core import backend_choice as choice
     from core.cache import CACHE
+    from core.models import backend_choice as choice
 
     monkeypatch.setattr(choice, "preference", lambda: ["onnx-int8", "torch"])
     fingerprint = model_fingerprint(str(_tiny_model_master))

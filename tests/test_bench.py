@@ -11,7 +11,7 @@ from benchmarks.speed import (
     markdown,
     synthetic_corpus,
 )
-from core.loader import load_model
+from core.models.loader import load_model
 
 
 def _anchors(count=200, dimension=32, seed=0):
@@ -48,7 +48,7 @@ def test_end_to_end_search_uses_the_default_index(tiny_model_dir, monkeypatch):
 
 
 def test_encoding_benchmark_compares_backends_to_fp32(tiny_model_dir, isolated_cache, monkeypatch):
-    from core import backends
+    from core.models import backends
 
     def missing(*args):
         raise ModuleNotFoundError("No module named 'openvino'")
@@ -101,7 +101,7 @@ def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
 
 def test_the_upload_benchmark_sends_distinct_real_texts_of_several_lengths():
     from benchmarks.embed import real_short_texts
-    from core.data import load_news
+    from core.corpora.data import load_news
 
     texts = real_short_texts(6000)
     lengths = sorted(map(len, texts))

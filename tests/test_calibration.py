@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from core.calibration import StsScale, calibration_pairs, describe_similarity, held_out_error
+from core.models.calibration import StsScale, calibration_pairs, describe_similarity, held_out_error
 from evaluation.metrics import paired_spearman_difference
 
 
@@ -56,7 +56,7 @@ def test_held_out_pairs_are_a_stratified_quarter_never_used_for_fitting():
 
 
 def test_held_out_error_of_a_model(_tiny_model_master, isolated_cache):
-    from core.handle import load_handle
+    from core.models.handle import load_handle
 
     handle = load_handle(str(_tiny_model_master))
     figures = held_out_error(handle.model, handle.fingerprint)

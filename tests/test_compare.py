@@ -50,7 +50,7 @@ def test_a_model_against_itself_is_no_significant_difference(two_models, tmp_pat
 
 
 def test_retrieval_on_a_local_file_with_distractors(two_models, tmp_path, monkeypatch, capsys):
-    from core.data import load_news
+    from core.corpora.data import load_news
 
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "pares.jsonl"

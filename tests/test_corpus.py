@@ -8,9 +8,9 @@ import tracemalloc
 
 import pytest
 
-from core.corpus import MAX_UPLOAD_ROWS, Corpus, load_corpus, read_upload, served_corpus
+from core.corpora.corpus import MAX_UPLOAD_ROWS, Corpus, load_corpus, read_upload, served_corpus
+from core.corpora.text import MAX_TEXT_CHARS
 from core.errors import CorpusError
-from core.text import MAX_TEXT_CHARS
 from tests.conftest import memory_kept_by_rejections
 
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from core.data import NEWS_FIELDS, load_news, load_news_duplicates, load_sts, read_jsonl
+from core.corpora.data import NEWS_FIELDS, load_news, load_news_duplicates, load_sts, read_jsonl
 
 
 def test_news_corpus_size_sections_and_schema():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.corpus import MAX_EMBEDDED_BODY_CHARS, Corpus, embedded_text
-from core.embeddings import encode_documents
-from core.loader import load_model
+from core.corpora.corpus import MAX_EMBEDDED_BODY_CHARS, Corpus, embedded_text
+from core.corpora.embeddings import encode_documents
+from core.models.loader import load_model
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +16,9 @@ def tiny(_tiny_model_master):
 
 
 def test_sorted_batches_come_back_in_input_order(tiny, monkeypatch):
-    import core.embeddings
+    import core.corpora.embeddings
 
-    monkeypatch.setattr(core.embeddings, "CHUNK", 4)
+    monkeypatch.setattr(core.corpora.embeddings, "CHUNK", 4)
     texts = [("palabra " * n).strip() for n in (3, 40, 1, 17, 8, 25, 2, 60, 5, 11)]
     one_by_one = np.stack([tiny.encode_document([t], normalize_embeddings=True)[0] for t in texts])
     steps, engines = [], []
@@ -50,10 +50,10 @@ def test_a_long_body_is_embedded_from_its_start():
 
 
 def test_an_upload_takes_every_core_only_while_alone(_tiny_model_master, isolated_cache, monkeypatch):
-    from core import service
-    from core.handle import load_handle
+    from core.models.handle import load_handle
+    from space import runtime
 
-    monkeypatch.setattr("core.cpu.usable_cpus", lambda: 2)
+    monkeypatch.setattr("core.models.cpu.usable_cpus", lambda: 2)
     handle = load_handle(str(_tiny_model_master), device="cpu", backend="onnx-int8")
     handle.model[0].model.threads = 1  # as served on the Space: one thread per request
     bulk = handle.bulk_model
@@ -65,25 +65,25 @@ def test_an_upload_takes_every_core_only_while_alone(_tiny_model_master, isolate
     def no_engine(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("core.backends.variant", no_engine)
+    monkeypatch.setattr("core.models.backends.variant", no_engine)
     assert again.bulk_model is again.model  # the upload still runs, on the serving engine
-    monkeypatch.setattr("core.handle._torch_threads", lambda: 2)
+    monkeypatch.setattr("core.models.handle._torch_threads", lambda: 2)
     torch_handle = load_handle(str(_tiny_model_master), device="cpu", backend="torch")
     assert torch_handle.bulk_model is torch_handle.model  # torch already on every core: nothing to add
     clock = [1000.0]
-    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
-    monkeypatch.setitem(service._jobs, "last_end", 0.0)
-    assert service.alone()
-    with service.job():
-        assert service.alone()  # the caller itself
-        with service.job():
-            assert not service.alone()  # another request runs
-        assert not service.alone()  # it just ended: a visitor is clicking through the page
-        clock[0] += service.QUIET_S
-        assert service.alone()
-    assert not service.alone()  # the next job waits for quiet too
-    clock[0] += service.QUIET_S
-    assert service.alone()
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
+    monkeypatch.setitem(runtime._jobs, "last_end", 0.0)
+    assert runtime.alone()
+    with runtime.job():
+        assert runtime.alone()  # the caller itself
+        with runtime.job():
+            assert not runtime.alone()  # another request runs
+        assert not runtime.alone()  # it just ended: a visitor is clicking through the page
+        clock[0] += runtime.QUIET_S
+        assert runtime.alone()
+    assert not runtime.alone()  # the next job waits for quiet too
+    clock[0] += runtime.QUIET_S
+    assert runtime.alone()
 
 
 def test_an_upload_on_torch_takes_every_core_in_its_own_thread_only(_tiny_model_master, monkeypatch):
@@ -92,11 +92,11 @@ def test_an_upload_on_torch_takes_every_core_in_its_own_thread_only(_tiny_model_
 
     import torch
 
-    from core import handle as handles
-    from core.handle import AllCores, load_handle
+    from core.models import handle as handles
+    from core.models.handle import AllCores, load_handle
 
     monkeypatch.setattr(handles, "_torch_threads", lambda: 1)  # as the app's threads are set
-    monkeypatch.setattr("core.cpu.usable_cpus", lambda: 2)
+    monkeypatch.setattr("core.models.cpu.usable_cpus", lambda: 2)
     handle = load_handle(str(_tiny_model_master), device="cpu", backend="torch")
     bulk = handle.bulk_model
     assert isinstance(bulk, AllCores) and bulk.threads == 2

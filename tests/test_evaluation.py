@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from core.loader import load_model
+from core.models.loader import load_model
 from evaluation.__main__ import main
 from evaluation.datasets import DatasetError, load_retrieval_dataset, load_sts_dataset
 from evaluation.metrics import bootstrap_spearman_ci, evaluate_retrieval, evaluate_sts
@@ -39,11 +39,11 @@ def test_evaluator_cosine_spearman_matches_scipy_on_same_embeddings(tiny_model_d
 
 def test_every_path_scores_sts_with_the_one_evaluator(tiny_model_dir):
     """The evaluation CLI, training's evaluator, the backend quality check and the benchmark give one STS
-    figure for one model on one set: they all build the evaluator in core/evaluators.py."""
+    figure for one model on one set: they all build the evaluator in core/models/evaluators.py."""
     from types import SimpleNamespace
 
-    from core.backend_choice import QualityCheck
-    from core.evaluators import sts_evaluator, sts_spearman
+    from core.models.backend_choice import QualityCheck
+    from core.models.evaluators import sts_evaluator, sts_spearman
 
     model = load_model(str(tiny_model_dir), device="cpu")
     dataset = load_sts_dataset("bundled:test")
@@ -61,7 +61,7 @@ def test_every_path_scores_sts_with_the_one_evaluator(tiny_model_dir):
     same = SimpleNamespace(sentences1=["Sube el paro"], sentences2=["Sube el paro"], scores=[5.0])
     evaluator = sts_evaluator(same)
     evaluator.recorded = [torch.tensor([[0.3, 0.7, 0.648]], dtype=torch.bfloat16)] * 2
-    from core.evaluators import sts_cosines
+    from core.models.evaluators import sts_cosines
 
     assert sts_cosines(evaluator)[0] == pytest.approx(1.0, abs=1e-6)
 
@@ -173,7 +173,7 @@ def test_builtin_model_on_bundled_sts_and_retrieval(results_cache):
 
 
 def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, results_cache, monkeypatch):
-    from evaluation.live import evaluate_models
+    from space.evaluate import evaluate_models
 
     monkeypatch.setenv("WORKBENCH_BACKEND", "onnx-int8")  # serving's choice: the tab's figures ignore it
     steps = []

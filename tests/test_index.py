@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from benchmarks.speed import synthetic_corpus
-from core import index as index_module
-from core.index import VectorIndex, clear_indexes, get_index, index_kind
+from core.corpora import index as index_module
+from core.corpora.index import VectorIndex, clear_indexes, get_index, index_kind
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +90,10 @@ def test_indexes_are_built_once_and_kept_on_disk(corpus, isolated_cache, monkeyp
 
 
 def test_search_switches_to_the_index_above_the_threshold(tiny_model_dir, isolated_cache, monkeypatch):
-    from core.corpus import load_corpus
-    from core.embeddings import corpus_embeddings, embedding_key
-    from core.handle import load_handle
-    from core.search import search
+    from core.corpora.corpus import load_corpus
+    from core.corpora.embeddings import corpus_embeddings, embedding_key
+    from core.corpora.search import search
+    from core.models.handle import load_handle
 
     handle = load_handle(str(tiny_model_dir), device="cpu")
     model, items = handle.model, load_corpus()

@@ -1,49 +1,74 @@
-"""The layout: core imports none of the packages above it, nor Gradio, and has no import cycle."""
+"""The layout as a rule: each package imports only the layers below it, deferred imports included, and no
+module of the project is part of an import cycle.
+
+    app.py ──> space/ ──┬────────────────> evaluation/ ──> core/ (models/, corpora/, shared root)
+    benchmarks/ (any) ──┴──> trainer/ ──┘                  (space/ may use core/ directly too)
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 from core.paths import PROJECT_ROOT
 
-CORE = PROJECT_ROOT / "core"
+PACKAGES = ("core", "evaluation", "trainer", "space", "benchmarks")
+# What each package must never import (top-level names), anywhere in its files.
+FORBIDDEN = {
+    "core": {"app", "space", "trainer", "evaluation", "benchmarks", "gradio", "spaces"},
+    "evaluation": {"app", "space", "trainer", "benchmarks"},
+    "trainer": {"app", "space", "benchmarks"},
+    "space": {"app", "trainer", "benchmarks"},
+    "benchmarks": set(),
+}
 
 
-def _module_imports(path: Path) -> set[str]:
-    """Modules a file imports anywhere: an import deferred into a function hides a cycle, it does not
-    break it."""
+def _project_modules() -> dict[str, Path]:
+    modules = {"app": PROJECT_ROOT / "app.py"}
+    for package in PACKAGES:
+        for path in (PROJECT_ROOT / package).rglob("*.py"):
+            parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules[name] = path
+    return modules
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules a file imports anywhere: an import deferred into a function hides a dependency (and a
+    cycle); it does not remove it."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}
     return names
 
 
-def test_core_imports_nothing_above_it_and_not_gradio():
-    for path in CORE.glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        imported = {name for node in ast.walk(ast.parse(source)) for name in _names(node)}
-        above = {
-            n for n in imported if n.split(".")[0] in {"app", "trainer", "evaluation", "gradio", "spaces"}
-        }
-        assert not above, f"{path.name} imports {sorted(above)}"
+@pytest.mark.parametrize("package", PACKAGES)
+def test_a_package_imports_no_layer_above_it(package):
+    for path in (PROJECT_ROOT / package).rglob("*.py"):
+        above = sorted(name for name in _imports(path) if name.split(".")[0] in FORBIDDEN[package])
+        assert not above, f"{path.relative_to(PROJECT_ROOT)} imports {above}"
 
 
-def _names(node) -> list[str]:
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if isinstance(node, ast.ImportFrom) and node.module:
-        return [node.module]
-    return []
+def test_core_is_split_by_concern():
+    core = PROJECT_ROOT / "core"
+    assert {p.name for p in core.iterdir() if p.is_dir() and (p / "__init__.py").is_file()} == {
+        "models",
+        "corpora",
+    }
+    assert len(list(core.glob("*.py"))) <= 12  # the shared root stays small
 
 
-def test_core_has_no_import_cycle():
-    modules = {f"core.{p.stem}": p for p in CORE.glob("*.py") if p.stem != "__init__"}
-    graph = {name: {m for m in _module_imports(path) if m in modules} for name, path in modules.items()}
+def test_no_import_cycle_anywhere():
+    modules = _project_modules()
+    graph = {
+        name: {m for m in _imports(path) if m in modules and m != name} for name, path in modules.items()
+    }
     visiting, done = set(), set()
 
     def visit(name: str, trail: list[str]) -> None:
@@ -51,10 +76,36 @@ def test_core_has_no_import_cycle():
         if name in done:
             return
         visiting.add(name)
-        for other in graph[name]:
+        for other in sorted(graph[name]):
             visit(other, [*trail, name])
         visiting.discard(name)
         done.add(name)
 
-    for name in graph:
+    for name in sorted(graph):
         visit(name, [])
+
+
+def test_the_checker_sees_a_deferred_upward_import(tmp_path):
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("def later():\n    from trainer.train import main\n", encoding="utf-8")
+    assert "trainer.train" in _imports(sneaky)
+
+
+def test_the_space_functions_run_without_gradio():
+    """``space/`` holds plain functions that tests call directly; only ``space/pages`` lays out Gradio."""
+    for path in (PROJECT_ROOT / "space").glob("*.py"):
+        gradio = sorted(name for name in _imports(path) if name.split(".")[0] in {"gradio", "spaces"})
+        assert not gradio, f"{path.relative_to(PROJECT_ROOT)} imports {gradio}"
+
+
+def test_no_module_of_the_space_outgrows_a_file():
+    assert len((PROJECT_ROOT / "app.py").read_text(encoding="utf-8").splitlines()) <= 250
+    for path in (PROJECT_ROOT / "space").rglob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 300, path.name
+
+
+def test_every_package_logs_at_info_in_the_served_log():
+    """Regression: after the Space moved to ``space/``, its "Ready" and "refused:" lines were silenced."""
+    from space.logs import OUR_LOGGERS
+
+    assert {*PACKAGES, "app"} <= set(OUR_LOGGERS)

@@ -6,7 +6,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from core.loader import ModelLoadError, load_model, model_path, resolve_spec
+from core.models.loader import ModelLoadError, load_model, model_path, resolve_spec
 from tests.conftest import build_tiny_model
 
 

@@ -13,7 +13,7 @@ from evaluation.__main__ import main as evaluation_main
 def test_bundled_tasks_run_through_mteb_and_agree_with_our_evaluation(tiny_model_dir, tmp_path, capsys):
     import mteb
 
-    from core.handle import load_handle
+    from core.models.handle import load_handle
     from evaluation.datasets import load_sts_dataset
     from evaluation.metrics import evaluate_sts
 

@@ -132,7 +132,7 @@ def test_module_entry_point_hub_id_offline(tmp_path):
 
 def test_two_sentences_never_wait_for_a_variant_build(tiny_model_dir, isolated_cache, monkeypatch, capsys):
     """A new model's first predict ran on torch fp32 at once: no export, no measurement, no library noise."""
-    from core import backends
+    from core.models import backends
 
     monkeypatch.delenv("WORKBENCH_BACKEND", raising=False)
 

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from core import service
 from core.cache import CACHE
-from core.corpus import served_corpus
-from core.embeddings import embedding_key
+from core.corpora.corpus import served_corpus
+from core.corpora.embeddings import embedding_key
+from core.corpora.text import MAX_TEXT_CHARS
 from core.errors import CorpusError, InputError
-from core.text import MAX_TEXT_CHARS
+from space import about as about_tab
+from space import checks, runtime
+from space import explore as explore_tab
+from space import search as search_tab
+from space import similarity as similarity_tab
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ def recipes(tmp_path):
 
 
 def test_compare_reads_the_same_text_as_the_same(tiny_app):
-    sts, cosine, rows = service.compare("Hoy llueve en Madrid", "Hoy llueve en Madrid")
+    sts, cosine, rows = similarity_tab.compare("Hoy llueve en Madrid", "Hoy llueve en Madrid")
     assert sts == 5.0 and cosine == pytest.approx(1.0, abs=1e-3) and len(rows) == 1
     assert "Casi lo mismo" in rows[0][3]
 
@@ -50,54 +54,54 @@ def test_compare_reads_the_same_text_as_the_same(tiny_app):
 @pytest.mark.parametrize("empty", ["", "   ", None, "\x00\x01", "\ud800"])
 def test_empty_text_is_a_spanish_message(tiny_app, empty):
     with pytest.raises(InputError, match="Escribe la primera frase: está vacía"):
-        service.compare(empty, "algo")
+        similarity_tab.compare(empty, "algo")
 
 
 def test_a_huge_text_is_cut_before_tokenizing_with_a_note(tiny_app):
     notes = []
     started = time.perf_counter()
-    sts, cosine, _ = service.compare("palabra " * 300_000, "palabra", warn=notes.append)  # 2.4 MB
+    sts, cosine, _ = similarity_tab.compare("palabra " * 300_000, "palabra", warn=notes.append)  # 2.4 MB
     assert 0 <= sts <= 5 and -1 <= cosine <= 1 and time.perf_counter() - started < 10
     assert any(f"pasa de {MAX_TEXT_CHARS} caracteres" in note for note in notes)
 
 
 @pytest.mark.parametrize(("value", "ok"), [(5, 5), (5.0, 5), ("7", 7), (50, 50)])
 def test_whole_numbers_accept_what_a_slider_or_a_client_sends(value, ok):
-    assert service.whole_number(value, "k", 1, 50) == ok
+    assert checks.whole_number(value, "k", 1, 50) == ok
 
 
 @pytest.mark.parametrize("value", [0, 51, math.nan, math.inf, "abc", None, True, [3]])
 def test_whole_numbers_refuse_anything_else_in_spanish(value):
     with pytest.raises(InputError, match="k debe ser un número entero entre 1 y 50"):
-        service.whole_number(value, "k", 1, 50)
+        checks.whole_number(value, "k", 1, 50)
 
 
 @pytest.mark.parametrize("value", [-0.5, 5.5, math.nan, "abc"])
 def test_thresholds_are_checked(tiny_app, value):
     with pytest.raises(InputError, match="El umbral debe ser un número"):
-        service.find_duplicates(None, value)
+        explore_tab.find_duplicates(None, value)
 
 
 def test_choices_and_models_are_checked(tiny_app):
     with pytest.raises(InputError, match="Valor no válido para la vista .'4D'.: elige entre 2D, 3D"):
-        service.cluster_map(None, dimensions="4D")
+        explore_tab.cluster_map(None, dimensions="4D")
     with pytest.raises(InputError, match="Modelo no disponible: /etc/passwd"):
-        service.search_corpus(None, "hola", 5, "todas", "/etc/passwd")
+        search_tab.search_corpus(None, "hola", 5, "todas", "/etc/passwd")
     with pytest.raises(InputError, match="La sección 'cocina' no está en noticias incluidas"):
-        service.search_corpus(None, "hola", 5, "cocina")
+        search_tab.search_corpus(None, "hola", 5, "cocina")
 
 
 def test_an_upload_reaches_search_map_and_duplicates_and_nobody_else(tiny_app, recipes):
-    corpus = service.upload(str(recipes))
+    corpus = search_tab.upload(str(recipes))
     assert corpus.name == "recetas.jsonl" and len(corpus) == 40 and corpus.sections == ["cocina", "postres"]
-    assert "recetas.jsonl" in service.corpus_banner(corpus) and "solo en tu sesión" in service.corpus_banner(
+    assert "recetas.jsonl" in search_tab.corpus_banner(
         corpus
-    )
-    hits, csv_path = service.search_corpus(corpus, "arroz", 5, "cocina")
+    ) and "solo en tu sesión" in search_tab.corpus_banner(corpus)
+    hits, csv_path = search_tab.search_corpus(corpus, "arroz", 5, "cocina")
     assert "Receta" in Path(csv_path).read_text(encoding="utf-8-sig")
     assert len(hits) == 5 and all(row[1] == "cocina" and row[2].startswith("Receta") for row in hits)
-    assert not any(row[2].startswith("Receta") for row in service.search_corpus(None, "arroz", 5)[0])
-    figure, nearest = service.cluster_map(corpus, "sección", sentence="arroz con leche")
+    assert not any(row[2].startswith("Receta") for row in search_tab.search_corpus(None, "arroz", 5)[0])
+    figure, nearest = explore_tab.cluster_map(corpus, "sección", sentence="arroz con leche")
     assert len(nearest) == 8 and all(row[0].startswith("Receta") for row in nearest)
     hover = [text for trace in figure.data for text in (trace.text or [])]
     assert {trace.name for trace in figure.data} == {"cocina", "postres", "tu frase", "sus vecinos"}
@@ -105,48 +109,48 @@ def test_an_upload_reaches_search_map_and_duplicates_and_nobody_else(tiny_app, r
         sum(text.startswith("Receta") for text in hover) == 40 + 8
         and "recetas.jsonl" in figure.layout.title.text
     )
-    rows, summary, _ = service.find_duplicates(corpus, 0.5)
+    rows, summary, _ = explore_tab.find_duplicates(corpus, 0.5)
     assert "recetas.jsonl" in summary and rows and all(r[2].startswith("Receta") for r in rows)
     assert "historias contadas dos veces" not in summary
-    assert "recetas.jsonl (tu archivo, solo en tu sesión): 40 textos" in service.about(corpus)
-    assert service.section_choices(corpus) == ["todas", "cocina", "postres"]
+    assert "recetas.jsonl (tu archivo, solo en tu sesión): 40 textos" in about_tab.about(corpus)
+    assert search_tab.section_choices(corpus) == ["todas", "cocina", "postres"]
     assert not list(tiny_app.rglob(f"*{corpus.fingerprint}*"))  # an upload never touches the disk
 
 
 def test_a_tiny_upload_is_searchable_but_too_small_for_a_map(tiny_app, tmp_path):
     path = tmp_path / "tres.txt"
     path.write_text("uno\ndos\ntres\n", encoding="utf-8")
-    corpus = service.upload(str(path))
-    assert len(service.search_corpus(corpus, "dos", 5)[0]) == 3
-    for method in service.METHOD_CHOICES:
+    corpus = search_tab.upload(str(path))
+    assert len(search_tab.search_corpus(corpus, "dos", 5)[0]) == 3
+    for method in explore_tab.METHOD_CHOICES:
         with pytest.raises(InputError, match="El mapa necesita al menos 10 textos y tres.txt tiene 3"):
-            service.cluster_map(corpus, "cluster", method)
-    assert "tres.txt" in service.find_duplicates(corpus, 0.5)[1]
+            explore_tab.cluster_map(corpus, "cluster", method)
+    assert "tres.txt" in explore_tab.find_duplicates(corpus, 0.5)[1]
 
 
 def test_an_upload_is_refused_with_the_corpus_message(tiny_app, tmp_path):
     path = tmp_path / "datos.csv"
     path.write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(CorpusError, match="datos.csv no tiene columna de texto"):
-        service.upload(str(path))
+        search_tab.upload(str(path))
     with pytest.raises(InputError, match="Elige un archivo"):
-        service.upload(None)
+        search_tab.upload(None)
 
 
 def test_a_search_on_an_evicted_upload_asks_to_upload_again_and_the_map_recomputes(tiny_app, recipes):
-    corpus = service.upload(str(recipes))
-    handle = service.model_handle()
+    corpus = search_tab.upload(str(recipes))
+    handle = runtime.model_handle()
     CACHE.discard(("embeddings", embedding_key(handle, corpus)))
     with pytest.raises(InputError, match="vuelve a subirlo"):
-        service.search_corpus(corpus, "arroz")
-    assert service.cluster_map(corpus)[0].data  # heavy work may recompute
-    assert service.search_corpus(corpus, "arroz")
+        search_tab.search_corpus(corpus, "arroz")
+    assert explore_tab.cluster_map(corpus)[0].data  # heavy work may recompute
+    assert search_tab.search_corpus(corpus, "arroz")
 
 
 def test_an_upload_being_embedded_holds_no_other_visitor(tiny_app, recipes):
     """While one visitor's upload is paused inside its embedding, another's search, map and duplicates on
     the served corpus answer (nothing shared is locked for the upload's work)."""
-    service.search_corpus(None, "calentamiento")  # the served corpus ready, as after warm-up
+    search_tab.search_corpus(None, "calentamiento")  # the served corpus ready, as after warm-up
     inside, release = threading.Event(), threading.Event()
 
     def paused(fraction, desc=""):
@@ -154,11 +158,11 @@ def test_an_upload_being_embedded_holds_no_other_visitor(tiny_app, recipes):
         assert release.wait(30)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        uploading = pool.submit(service.upload, str(recipes), None, None, paused)
+        uploading = pool.submit(search_tab.upload, str(recipes), None, None, paused)
         assert inside.wait(30)
         started = time.perf_counter()
-        assert len(service.search_corpus(None, "sequía", 3)[0]) == 3
-        assert service.cluster_map(None)[0].data and service.find_duplicates(None, 4.5)
+        assert len(search_tab.search_corpus(None, "sequía", 3)[0]) == 3
+        assert explore_tab.cluster_map(None)[0].data and explore_tab.find_duplicates(None, 4.5)
         waited = time.perf_counter() - started
         release.set()
         assert len(uploading.result()) == 40
@@ -166,29 +170,29 @@ def test_an_upload_being_embedded_holds_no_other_visitor(tiny_app, recipes):
 
 
 def test_warm_up_fills_the_cache_for_the_first_visitor(tiny_app):
-    service.warm_up()
-    handle, corpus = service.model_handle(), served_corpus()
+    runtime.warm_up()
+    handle, corpus = runtime.model_handle(), served_corpus()
     key = embedding_key(handle, corpus)
     assert CACHE.peek(("embeddings", key)) is not None and CACHE.peek(("umap", f"{key}-2d")) is not None
     assert list((tiny_app / "embeddings").glob(f"{key}.npy"))  # the served corpus is kept on disk
 
 
 def test_a_first_visitor_is_told_the_model_is_loading(monkeypatch):
-    import app
+    from space.pages import about as about_page
 
-    monkeypatch.setitem(service._warm_up, "state", "running")
-    assert "Cargando el modelo" in service.loading_message()
-    line, timer = app.loading_state()
+    monkeypatch.setitem(runtime._warm_up, "state", "running")
+    assert "Cargando el modelo" in runtime.loading_message()
+    line, timer = about_page.loading_state()
     assert line["visible"] is True and timer.active is True
-    monkeypatch.setitem(service._warm_up, "state", "done")
-    line, timer = app.loading_state()
-    assert service.loading_message() is None and line["visible"] is False and timer.active is False
+    monkeypatch.setitem(runtime._warm_up, "state", "done")
+    line, timer = about_page.loading_state()
+    assert runtime.loading_message() is None and line["visible"] is False and timer.active is False
 
 
 def test_the_first_visitor_never_waits_for_a_faster_variant(tiny_app, _tiny_model_master, monkeypatch):
     """Empty cache: answers come on torch fp32 while the variant is built in the background, then the
     variant is swapped in without a restart."""
-    from core import backend_choice
+    from core.models import backend_choice
 
     monkeypatch.setenv("WORKBENCH_BACKEND", "auto")
     monkeypatch.setattr(backend_choice, "preference", lambda: ["onnx-int8", "torch"])
@@ -204,25 +208,25 @@ def test_the_first_visitor_never_waits_for_a_faster_variant(tiny_app, _tiny_mode
     monkeypatch.setattr(backend_choice, "check_variant", slow_check)
     key = ("model", str(_tiny_model_master), None, "auto")
     CACHE.discard(key)
-    monkeypatch.setattr(service, "_warm_up", {"state": "idle", "started": False})
-    warm = threading.Thread(target=service.warm_up)
+    monkeypatch.setattr(runtime, "_warm_up", {"state": "idle", "started": False})
+    warm = threading.Thread(target=runtime.warm_up)
     warm.start()
     try:
         assert building.wait(60)  # the build is under way ...
-        assert "versión más rápida" in service.loading_message()
+        assert "versión más rápida" in runtime.loading_message()
         started = time.perf_counter()
-        sts, cosine, rows = service.compare(
+        sts, cosine, rows = similarity_tab.compare(
             "Sube el paro", "Baja el desempleo"
         )  # ... and visitors are served
-        hits, _ = service.search_corpus(None, "sequía", 3)
+        hits, _ = search_tab.search_corpus(None, "sequía", 3)
         assert time.perf_counter() - started < 10 and len(hits) == 3 and 0 <= sts <= 5
-        assert service.model_handle().backend == "torch"
+        assert runtime.model_handle().backend == "torch"
     finally:
         release.set()
         warm.join(120)
     try:
-        assert service.model_handle().backend == "onnx-int8" and service.loading_message() is None
-        again = service.compare("Sube el paro", "Baja el desempleo")
+        assert runtime.model_handle().backend == "onnx-int8" and runtime.loading_message() is None
+        again = similarity_tab.compare("Sube el paro", "Baja el desempleo")
         assert again[1] == pytest.approx(cosine, abs=0.02)  # another engine, the same answer
     finally:
         CACHE.discard(key)

@@ -362,7 +362,7 @@ def test_ready_configs_parse(tmp_path):
     offline = parse_train_args(["--config", str(PROJECT_ROOT / "trainer/configs/offline.yaml")])
     assert offline[0].model_name_or_path == "builtin:multilingual-e5-small"
     assert offline[-1].report_to == ["trackio"]
-    from core.builtin import E5_PROMPTS
+    from core.models.builtin import E5_PROMPTS
 
     # trained with the prompts it is served with: headlines as queries, bodies as passages
     assert offline[-1].prompts == {"anchor": E5_PROMPTS["query"], "positive": E5_PROMPTS["document"]}
@@ -500,7 +500,7 @@ def test_hard_negatives_are_mined_with_the_base_model_and_its_prompts(_tiny_mode
 
     from datasets import Dataset
 
-    from core.data import load_news
+    from core.corpora.data import load_news
     from trainer.train import add_hard_negatives
 
     news = load_news()[:60]
@@ -577,8 +577,8 @@ def test_sts_training_pairs_from_the_hub_a_file_or_the_bundled_set(monkeypatch):
     same pairs, scored 0-1 for CoSENT; bundled:train is the calibration pairs that are not held out."""
     import datasets
 
-    from core.calibration import calibration_pairs
-    from core.data import load_sts
+    from core.corpora.data import load_sts
+    from core.models.calibration import calibration_pairs
     from trainer.train import sts_training_set
 
     load_dataset, calls = datasets.load_dataset, []
@@ -607,7 +607,7 @@ def test_sts_training_pairs_from_the_hub_a_file_or_the_bundled_set(monkeypatch):
 
 
 def test_sts_training_never_uses_an_evaluated_pair(tmp_path):
-    from core.data import load_sts
+    from core.corpora.data import load_sts
     from trainer.train import sts_training_set
 
     with pytest.raises(ConfigError, match="is an evaluation split"):
@@ -706,7 +706,7 @@ def test_early_stopping_and_interpolation_in_a_run(_tiny_model_master, tmp_path)
     With interpolation, the model saved is the share the run reports, with the dev score it reports."""
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
-    from core.data import load_sts
+    from core.corpora.data import load_sts
 
     flags = _flags(
         _tiny_model_master, tmp_path / "s", "--eval_steps", "1", "--save_steps", "1", "--learning_rate", "0",

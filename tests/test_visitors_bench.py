@@ -8,7 +8,7 @@ import os
 import pytest
 
 from benchmarks.visitors import news_file, rejected_file, rss_mb
-from core.corpus import MAX_UPLOAD_BYTES, read_upload
+from core.corpora.corpus import MAX_UPLOAD_BYTES, read_upload
 from core.errors import CorpusError
 
 

@@ -16,12 +16,12 @@ import logging
 import sys
 from pathlib import Path
 
-from core.backends import BACKENDS
-from core.builtin import BUILTIN_E5_SMALL
-from core.handle import load_handle
 from core.io import write_file_atomically
-from core.loader import ModelLoadError
-from core.similarity import score_pairs
+from core.models.backends import BACKENDS
+from core.models.builtin import BUILTIN_E5_SMALL
+from core.models.handle import load_handle
+from core.models.loader import ModelLoadError
+from core.models.similarity import score_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("core.backend_choice", "core.backends"):  # a variant's build says what it does, per step
+    for name in (
+        "core.models.backend_choice",
+        "core.models.backends",
+    ):  # a variant's build says what it does, per step
         logging.getLogger(name).setLevel(logging.INFO)
     from transformers.utils import logging as transformers_logging
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core.io import save_dir_atomically
-from core.loader import ModelLoadError, model_path, resolve_spec
+from core.models.loader import ModelLoadError, model_path, resolve_spec
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def load_source(args: PrepareArguments):
     from datasets import Dataset, load_dataset
 
     if args.dataset == "bundled":
-        from core.data import load_news
+        from core.corpora.data import load_news
 
         return Dataset.from_list(load_news())
     path = Path(args.dataset).expanduser()

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.handle import load_handle
-from core.loader import ModelLoadError, model_path
+from core.models.handle import load_handle
+from core.models.loader import ModelLoadError, hub_id, model_path
 from core.runs import model_records
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -31,7 +31,6 @@ REFERENCE_SCORES = {
     "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2": 0.8110,
     "intfloat/multilingual-e5-small": 0.8074,
 }
-_BASE_MODEL_IDS = {"builtin:multilingual-e5-small": "intfloat/multilingual-e5-small"}
 
 
 class PushError(ValueError):
@@ -54,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def model_card(repo_id: str, metrics: dict, run: dict, prompts: dict, dimension: int, license_id: str) -> str:
     """A Hub model card: front matter, usage with the prompts, training details, and results."""
     config = run.get("config", {})
-    base = _BASE_MODEL_IDS.get(run.get("model", ""), run.get("model") or "unknown")
+    base = hub_id(run.get("model") or "") or run.get("model") or "unknown"
     datasets = ["PhilipMay/stsb_multi_mt"]
     if "cc-news" in str(config.get("prepared_data", "")).lower():
         datasets.insert(0, "LeoCordoba/CC-NEWS-ES-titles")

@@ -14,11 +14,11 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from core.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
-from core.evaluators import retrieval_evaluator, sts_evaluator
-from core.handle import load_handle
+from core.corpora.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
 from core.io import read_json, save_dir_atomically
-from core.loader import ModelLoadError
+from core.models.evaluators import retrieval_evaluator, sts_evaluator
+from core.models.handle import load_handle
+from core.models.loader import ModelLoadError
 from core.runs import read_run_record, write_json, write_metrics, write_run_record
 from core.versions import library_versions
 from trainer.arguments import PRIMARY_METRIC, ConfigError, check_sts_train_spec, parse_train_args
@@ -307,13 +307,10 @@ def describe_card(
 
 
 def hub_base_model(spec: str) -> str | None:
-    """The Hub id behind a model spec (the built-in model is e5-small), or None for a local folder."""
-    from core.builtin import BUILTIN_E5_SMALL
+    """The Hub id behind a model spec (``core.models.loader.hub_id``), or None for a local folder."""
+    from core.models.loader import hub_id
 
-    if spec == BUILTIN_E5_SMALL:
-        return "intfloat/multilingual-e5-small"
-    looks_like_id = spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and not Path(spec).exists()
-    return spec if looks_like_id else None
+    return hub_id(spec)
 
 
 def mix_weights(tuned: dict, base: dict, share: float) -> dict:

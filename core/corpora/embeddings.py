@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.cache import cached_array
-from core.corpus import Corpus
+from core.corpora.corpus import Corpus
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def corpus_embeddings(
     only), else computed.
 
     Args:
-        handle: A ``core.handle.ModelHandle``.
+        handle: A ``core.models.handle.ModelHandle``.
         corpus: The corpus.
         progress: Optional ``progress(fraction, desc=...)`` callback while encoding.
         alone: Optional ``alone()``: True while no other request runs, so that each step may use every

@@ -25,10 +25,10 @@ import numpy as np
 
 from core import messages
 from core.cache import CACHE
-from core.data import load_news
+from core.corpora.data import load_news
+from core.corpora.text import cap_text, clean_text, thousands
 from core.errors import CorpusError
-from core.fingerprint import data_fingerprint
-from core.text import cap_text, clean_text, thousands
+from core.models.fingerprint import data_fingerprint
 
 CORPUS_ENV = "CORPUS"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

@@ -20,7 +20,7 @@ HELD_OUT_EVERY = 4  # one pair in four, taken along the score order, is held out
 
 def calibration_pairs() -> tuple[list[dict], list[dict]]:
     """The pairs the map is fitted on and the held-out pairs, stratified by gold score."""
-    from core.data import load_sts
+    from core.corpora.data import load_sts
 
     pairs = load_sts("dev") + load_sts("calibration")
     ordered = sorted(pairs, key=lambda p: (p["score"], p["sentence1"], p["sentence2"]))
@@ -35,7 +35,7 @@ def sts_training_pairs() -> list[dict]:
     Never a dev pair (training picks its checkpoint on them), a test pair, or a held-out pair (on which
     the map's error is measured), so that every bundled measurement stays on text the model never saw.
     """
-    from core.data import load_sts
+    from core.corpora.data import load_sts
 
     dev = {(p["sentence1"], p["sentence2"]) for p in load_sts("dev")}
     fit, _ = calibration_pairs()
@@ -141,10 +141,10 @@ def held_out_error(model, cache_key: str | None = None) -> dict:
 
 
 def pair_cosines(model, pairs: list[dict], cache_key: str | None) -> list[float]:
-    from core.fingerprint import data_fingerprint
     from core.io import read_json, write_file_atomically
+    from core.models.fingerprint import data_fingerprint
+    from core.models.similarity import score_pairs
     from core.paths import cache_dir
-    from core.similarity import score_pairs
 
     if cache_key is None:
         return score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
@@ -169,7 +169,7 @@ READINGS = (
 def describe_similarity(sts_score: float, band: tuple[float, float] | None = None) -> str:
     """A plain-language reading of a score on the 0–5 STS scale, with the range people gave pairs
     with a cosine like it (``StsScale.band``) when it is known and not a point."""
-    from core.text import decimal
+    from core.corpora.text import decimal
 
     text = next(label for threshold, label in READINGS if sts_score >= threshold)
     reading = f"{decimal(sts_score)}/5 · {text}"

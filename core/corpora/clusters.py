@@ -32,7 +32,7 @@ def umap_projection(
     """UMAP of ``embeddings`` (cosine metric) into 2 or 3 dimensions, held in the process' cache.
 
     Args:
-        key: The embeddings' name (``core.embeddings.embedding_key``).
+        key: The embeddings' name (``core.corpora.embeddings.embedding_key``).
         shared: A shared corpus' map is pinned and kept on disk; an upload's is evictable, memory only.
     """
     name = f"{key}-{dimensions}d"

@@ -8,22 +8,21 @@ import csv
 import io
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from core import messages
-from core.backends import FIGURE_BACKEND
-from core.downloads import csv_file
+from core.corpora.text import clean_text, decimal, thousands
 from core.errors import InputError
-from core.handle import get_handle
 from core.messages import TABLE_COLUMNS
-from core.text import clean_text, decimal, thousands
+from core.models.backends import FIGURE_BACKEND
+from core.models.handle import get_handle
 from evaluation.datasets import DatasetError, STSDataset, load_sts_dataset
 from evaluation.metrics import evaluate_sts, paired_spearman_difference
 from evaluation.report import scatter_predicted_vs_gold, score_bars
 from evaluation.runner import run_sts
+from space.downloads import csv_file
 
 logger = logging.getLogger(__name__)
 BUNDLED_TEST = "bundled:test"
@@ -142,18 +141,18 @@ def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> t
 
 
 def hub_unreachable(timeout: float = 3.0) -> str | None:
-    """Why the Hub cannot be used right now (offline mode, or no answer within ``timeout`` s), or None."""
-    from huggingface_hub import constants
+    """Why stsb_multi_mt cannot be loaded now, in the visitor's words, or None."""
+    from core.hub import OFFLINE
+    from core.hub import hub_unreachable as reason
 
-    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        return "este servidor funciona sin conexión al Hub"
-    import httpx
-
-    try:
-        httpx.head(constants.ENDPOINT, timeout=timeout)
-    except httpx.HTTPError:
-        return "el Hub no responde desde este servidor"
-    return None
+    why = reason(timeout)
+    if why is None:
+        return None
+    return (
+        "este servidor funciona sin conexión al Hub"
+        if why == OFFLINE
+        else "el Hub no responde desde este servidor"
+    )
 
 
 def read_visitor_sts(path: str) -> STSDataset:

@@ -123,7 +123,7 @@ def get_index(key: str, embeddings: np.ndarray, kind: str | None = None, shared:
     """The index of the embeddings named ``key``, from the process' cache, else built.
 
     Args:
-        key: The embeddings' name (``core.embeddings.embedding_key``).
+        key: The embeddings' name (``core.corpora.embeddings.embedding_key``).
         embeddings: The vectors.
         kind: See ``index_kind``.
         shared: A shared corpus' index is pinned in memory and a FAISS one kept on disk; otherwise

@@ -17,7 +17,7 @@ returns float32 hidden states.
 
 ``backend="auto"`` (the default of the app and ``trainer predict``; ``$WORKBENCH_BACKEND`` overrides it)
 runs the best variant already built and checked here, and builds one only for jobs that repay it
-(``core.backend_choice``, which also holds ``with_backend``). Figures run on torch fp32 by default.
+(``core.models.backend_choice``, which also holds ``with_backend``). Figures run on torch fp32 by default.
 Building keeps the exporters' and quantiser's warnings out of the terminal (``_quiet``).
 """
 
@@ -56,7 +56,7 @@ def onnx_build() -> str:
     """The ONNX build's name here: without VNNI (AVX2 only) the weights are quantised to 7 bits
     (``reduce_range``): ONNX Runtime's AVX2 int8 kernels saturate on 8-bit weights; on the AMD EPYC the
     8-bit build missed the bar (cosine 0.9988, Δρ −0.0081), the 7-bit one holds it (0.9990, −0.0028)."""
-    from core.cpu import has_vnni
+    from core.models.cpu import has_vnni
 
     return ONNX_BUILD if has_vnni() else f"{ONNX_BUILD}-r7"
 
@@ -151,7 +151,7 @@ def openvino_config(threads: int, cpus: int | None = None) -> dict:
     """OpenVINO CPU settings for ``threads`` threads per request. A compiled model runs one request per
     *stream* at a time: with one stream, a visitor's two-sentence request waited behind an upload's
     batch (1.5 s measured); so one stream per ``threads`` of the usable cores, and requests in parallel."""
-    from core.cpu import usable_cpus
+    from core.models.cpu import usable_cpus
 
     streams = max(1, (cpus or usable_cpus()) // max(1, threads))
     if streams == 1:

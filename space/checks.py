@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 
 from core import messages
+from core.corpora.text import MAX_TEXT_CHARS, cap_text, clean_text
 from core.errors import InputError
-from core.similarity import token_count
-from core.text import MAX_TEXT_CHARS, cap_text, clean_text
+from core.models.similarity import token_count
 
 logger = logging.getLogger(__name__)
 MAX_SENTENCES = 20
@@ -25,7 +25,7 @@ def log_note(message: str) -> None:
 
 
 def checked_text(text: object, label: str, handle=None, warn: Callable[[str], None] = log_note) -> str:
-    """``text`` cleaned (``core.text.clean_text``) and cut to ``MAX_TEXT_CHARS``; empty is an error."""
+    """``text`` cleaned (``core.corpora.text.clean_text``), cut to ``MAX_TEXT_CHARS``; empty is an error."""
     text = clean_text(text)
     if not text:
         raise InputError(messages.EMPTY_TEXT.format(label=label))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.corpus import Corpus
-from core.index import VectorIndex, get_index
+from core.corpora.corpus import Corpus
+from core.corpora.index import VectorIndex, get_index
 
 
 def search(
@@ -21,8 +21,8 @@ def search(
 
     Args:
         model: The ``SentenceTransformer`` that made ``embeddings``.
-        key: The embeddings' name (``core.embeddings.embedding_key``); with it a large corpus gets its
-            index (built once, see ``core.index``); without it the search is exact.
+        key: The embeddings' name (``core.corpora.embeddings.embedding_key``); with it a large corpus gets its
+            index (built once, see ``core.corpora.index``); without it the search is exact.
 
     Returns:
         Dicts with the item's fields plus ``score`` (cosine), best first.

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from core.backends import BackendError, backend_choice, is_built, variant
-from core.cpu import cpu_info, cpu_key
 from core.io import read_json, write_file_atomically
+from core.models.backends import BackendError, backend_choice, is_built, variant
+from core.models.cpu import cpu_info, cpu_key
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def with_backend(
 
     Args:
         model: A loaded fp32 ``SentenceTransformer`` (left unchanged; not on the CPU: returned as is).
-        fingerprint: The model's fingerprint (``core.fingerprint.model_fingerprint``).
+        fingerprint: The model's fingerprint (``core.models.fingerprint.model_fingerprint``).
         backend: One of ``BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``. ``auto``: the best variant
             already built and checked, or, for a job of at least the break-even size, the best one after
             building it; else torch fp32. A named backend is built if needed.
@@ -240,7 +240,7 @@ class QualityCheck:
 
     @classmethod
     def bundled(cls, passages: int = 128) -> QualityCheck:
-        from core.data import load_news, load_sts
+        from core.corpora.data import load_news, load_sts
 
         pairs = load_sts("dev") + load_sts("test")
         return cls(
@@ -252,7 +252,7 @@ class QualityCheck:
 
     def embed(self, model) -> tuple[np.ndarray, float]:
         """Float32 passage embeddings and the STS Spearman of the float32 cosines."""
-        from core.evaluators import sts_spearman
+        from core.models.evaluators import sts_spearman
 
         passages = model.encode_document(self.passages, batch_size=32, normalize_embeddings=True)
         return np.asarray(passages, dtype=np.float32), sts_spearman(model, self)[0]

@@ -12,12 +12,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from core.backend_choice import with_backend
-from core.backends import backend_choice, backend_name
 from core.cache import CACHE
-from core.calibration import StsScale
-from core.fingerprint import model_fingerprint
-from core.loader import load_model, resolve_spec
+from core.models.backend_choice import with_backend
+from core.models.backends import backend_choice, backend_name
+from core.models.calibration import StsScale
+from core.models.fingerprint import model_fingerprint
+from core.models.loader import load_model, resolve_spec
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class ModelHandle:
     """A loaded model with what every user of it needs to know.
 
     Attributes:
-        spec: The spec it was loaded from (``core.loader``).
+        spec: The spec it was loaded from (``core.models.loader``).
         reference: The torch fp32 ``SentenceTransformer``: figures (calibration, evaluation) and the
             quality checks run on it, whatever serves.
         fingerprint: Hash of the model's files: the key of every cache derived from the model.
@@ -52,7 +52,7 @@ class ModelHandle:
 
     @property
     def backend(self) -> str:
-        """What actually serves: one of ``core.backends.BACKENDS`` but ``auto``."""
+        """What actually serves: one of ``core.models.backends.BACKENDS`` but ``auto``."""
         return backend_name(self.model)
 
     def swap(self, model) -> None:
@@ -64,8 +64,8 @@ class ModelHandle:
     def use_ready(self) -> str:
         """Serve the best variant already built and checked here, if fp32 still serves (loading or
         compiling it takes a second or two, off the request path); returns the backend serving after."""
-        from core.backend_choice import ready_backend
-        from core.backends import variant
+        from core.models.backend_choice import ready_backend
+        from core.models.backends import variant
 
         try:
             ready = ready_backend(self.reference, self.fingerprint)
@@ -78,8 +78,8 @@ class ModelHandle:
     def prepare(self) -> str:
         """Build and check the best variant for this handle (``auto`` only; a long job, run in the
         background) and serve it; returns the backend serving afterwards."""
-        from core.backend_choice import prepare_backend
-        from core.backends import variant
+        from core.models.backend_choice import prepare_backend
+        from core.models.backends import variant
 
         if self.asked != "auto" or self.reference.device.type != "cpu":
             return self.backend
@@ -91,10 +91,10 @@ class ModelHandle:
     @property
     def calibration(self) -> StsScale:
         """Cosine -> 0–5 STS score for this model, fitted on first use on torch fp32
-        (``core.calibration``)."""
+        (``core.models.calibration``)."""
         with self._calibration_lock:
             if self._calibration is None:
-                from core.calibration import fit_sts_scale
+                from core.models.calibration import fit_sts_scale
 
                 self._calibration = fit_sts_scale(self.reference, self.fingerprint)
             return self._calibration
@@ -105,8 +105,8 @@ class ModelHandle:
         Runtime and OpenVINO fix their threads when built, so these get a second engine with more
         threads, built on first use; torch backends run with every core in the calling thread only
         (``AllCores``: torch's threads are per calling thread, so visitors' requests keep theirs)."""
-        from core.backends import variant
-        from core.cpu import usable_cpus
+        from core.models.backends import variant
+        from core.models.cpu import usable_cpus
 
         with self._bulk_lock:
             if self._bulk is None:
@@ -174,11 +174,11 @@ def load_handle(
     """A new handle: load the model and wrap it (private unless ``model`` is a shared one).
 
     Args:
-        spec: Any spec of ``core.loader``; ``None`` means ``$MODEL_ID`` or the built-in model.
+        spec: Any spec of ``core.models.loader``; ``None`` means ``$MODEL_ID`` or the built-in model.
         device: ``cpu``, ``cuda``, ...; ``None`` lets sentence-transformers choose.
         backend: ``torch`` (the default here: a trainable model), ``auto`` or another of
-            ``core.backends.BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``. ``auto`` never builds a
-            variant for a small job (``core.backend_choice.with_backend``).
+            ``core.models.backends.BACKENDS``; ``None`` reads ``$WORKBENCH_BACKEND``. ``auto`` never builds a
+            variant for a small job (``core.models.backend_choice.with_backend``).
         texts: How many texts the caller will embed (``auto`` builds a variant only when that repays).
         model: An already loaded fp32 model of ``spec`` to wrap instead of loading it again.
 

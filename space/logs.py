@@ -20,7 +20,7 @@ import warnings
 NOISY_LOGGERS = ("sentence_transformers", "transformers", "httpx", "urllib3", "huggingface_hub", "mcp")
 
 
-OUR_LOGGERS = ("__main__", "app", "core", "evaluation", "trainer", "benchmarks")
+OUR_LOGGERS = ("__main__", "app", "space", "core", "evaluation", "trainer", "benchmarks")
 
 
 def quiet_logs(level: int = logging.INFO) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from core.loader import model_path, resolve_spec
+from core.models.loader import model_path, resolve_spec
 
 _WHOLE_FILE_LIMIT = 8 << 20  # hash small files whole; large ones by size, head and tail
 _EDGE = 1 << 20

