@@ -501,7 +501,7 @@ def test_hard_negatives_are_mined_with_the_base_model_and_its_prompts(_tiny_mode
     from datasets import Dataset
 
     from core.corpora.data import load_news
-    from trainer.train import add_hard_negatives
+    from trainer.training_data import add_hard_negatives
 
     news = load_news()[:60]
     train_split = Dataset.from_dict(
@@ -523,7 +523,7 @@ def test_hard_negatives_are_refused_when_none_can_be_found_or_below_zero(_tiny_m
 
     from datasets import Dataset
 
-    from trainer.train import add_hard_negatives
+    from trainer.training_data import add_hard_negatives
 
     model = SentenceTransformer(str(_tiny_model_master), device="cpu")
     same = Dataset.from_dict({"anchor": ["Sube el paro"] * 4, "positive": ["El paro sube en marzo"] * 4})
@@ -555,7 +555,7 @@ def test_paired_before_after_is_scored_on_the_test_evaluators_items(finished_run
 
 
 def test_model_card_data_names_the_language_base_and_data_trained_on(finished_run):
-    from trainer.train import hub_base_model
+    from trainer.card import hub_base_model
 
     output, _ = finished_run
     card = (output / "final" / "README.md").read_text()
@@ -579,7 +579,7 @@ def test_sts_training_pairs_from_the_hub_a_file_or_the_bundled_set(monkeypatch):
 
     from core.corpora.data import load_sts
     from core.models.calibration import calibration_pairs
-    from trainer.train import sts_training_set
+    from trainer.training_data import sts_training_set
 
     load_dataset, calls = datasets.load_dataset, []
 
@@ -608,7 +608,7 @@ def test_sts_training_pairs_from_the_hub_a_file_or_the_bundled_set(monkeypatch):
 
 def test_sts_training_never_uses_an_evaluated_pair(tmp_path):
     from core.corpora.data import load_sts
-    from trainer.train import sts_training_set
+    from trainer.training_data import sts_training_set
 
     with pytest.raises(ConfigError, match="is an evaluation split"):
         sts_training_set("bundled:test", set())
@@ -638,7 +638,7 @@ def test_sts_training_never_uses_an_evaluated_pair(tmp_path):
 def test_sts_pairs_get_the_served_symmetric_prompt_beside_the_news_prompts():
     from types import SimpleNamespace
 
-    from trainer.train import training_prompts
+    from trainer.training_data import training_prompts
 
     e5 = SimpleNamespace(prompts={"query": "query: ", "passage": "passage: "}, default_prompt_name="query")
     news = {"anchor": "query: ", "positive": "passage: "}
@@ -668,7 +668,7 @@ def test_training_on_sts_pairs_with_cosent_alone_or_beside_the_news(_tiny_model_
 
 
 def test_interpolation_with_the_base_keeps_the_share_the_dev_metric_prefers(_tiny_model_master):
-    from trainer.train import interpolate_with_base, mix_weights
+    from trainer.interpolation import interpolate_with_base, mix_weights
 
     model = SentenceTransformer(str(_tiny_model_master), device="cpu")
     base = {name: value.clone() for name, value in model.state_dict().items()}

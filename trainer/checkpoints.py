@@ -175,3 +175,11 @@ def _check_writable(output_dir: Path) -> None:
         raise OutputDirError(
             f"Cannot write to {output_dir} ({err.strerror or err}); choose a writable --output_dir."
         ) from err
+
+
+def wait_for_everyone() -> None:
+    """Every rank of a distributed run waits here for the others (a no-op in one process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

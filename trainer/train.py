@@ -11,24 +11,38 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from core.corpora.data import load_sts, load_sts_with_fallback, load_stsb_multi_mt
 from core.io import read_json, save_dir_atomically
-from core.models.evaluators import retrieval_evaluator, sts_evaluator
 from core.models.handle import load_handle
 from core.models.loader import ModelLoadError
 from core.runs import read_run_record, write_json, write_metrics, write_run_record
 from core.versions import library_versions
-from trainer.arguments import PRIMARY_METRIC, ConfigError, check_sts_train_spec, parse_train_args
-from trainer.checkpoints import OutputDirError, plan_output_dir
-from trainer.prepare import PrepareArguments, PrepareError, prepare, save_prepared
+from trainer.arguments import PRIMARY_METRIC, ConfigError, parse_train_args
+from trainer.card import describe_card, hub_base_model
+from trainer.checkpoints import OutputDirError, plan_output_dir, wait_for_everyone
+from trainer.interpolation import interpolate_with_base
+from trainer.prepare import PrepareError
+from trainer.scores import (
+    MATRYOSHKA_KEYS,
+    build_evaluators,
+    evaluate,
+    item_scores,
+    paired_differences,
+)
 from trainer.tracking import (
     MetricLineCallback,
     RunClock,
     print_metric_lines,
     trackio_callback,
+)
+from trainer.training_data import (
+    add_hard_negatives,
+    load_training_data,
+    prepared_stats,
+    sts_training_set,
+    training_prompts,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,37 +64,6 @@ def build_model(model_args):
 
 
 # 3. Data -------------------------------------------------------------------------------------------
-def load_training_data(data_args, model_spec: str, output_dir: Path, is_main: bool):
-    """The prepared dataset: the folder given, else the bundled corpus prepared into output_dir/data."""
-    from datasets import load_from_disk
-
-    folder = Path(data_args.prepared_data) if data_args.prepared_data else output_dir / "data"
-    if not data_args.prepared_data and not (folder / "dataset_dict.json").is_file() and is_main:
-        logger.info("Preparing the bundled news corpus into %s", folder)
-        splits, stats = prepare(PrepareArguments(tokenizer=model_spec, output_dir=str(folder)))
-        save_prepared(splits, stats, folder, overwrite=True)
-    _wait_for_everyone()
-    try:
-        splits = load_from_disk(str(folder))
-    except (FileNotFoundError, ValueError) as err:
-        raise PrepareError(
-            f"{folder} is not a prepared dataset; create it with "
-            f"`python -m trainer prepare --output_dir {folder}`."
-        ) from err
-    missing = [name for name in ("train", "dev", "test") if name not in splits]
-    if missing or not {"anchor", "positive"} <= set(splits["train"].column_names):
-        raise PrepareError(
-            f"{folder} lacks splits {missing or ''} or anchor/positive columns; re-create it with "
-            "`python -m trainer prepare`."
-        )
-    if len(splits["train"]) == 0:
-        raise PrepareError(f"{folder} has an empty train split; prepare more data.")
-    if data_args.test_data:
-        test = load_from_disk(data_args.test_data)
-        splits["test"] = test["test"] if hasattr(test, "keys") else test
-    if data_args.max_train_samples and len(splits["train"]) > data_args.max_train_samples:
-        splits["train"] = splits["train"].select(range(data_args.max_train_samples))
-    return splits
 
 
 # 4. Loss -------------------------------------------------------------------------------------------
@@ -108,255 +91,10 @@ def build_loss(model, loss_args, train_columns: list[str]):
     return loss
 
 
-def add_hard_negatives(model, train, count: int, training_args, relative_margin: float | None = 0.05):
-    """``train`` with ``count`` mined negative bodies per (anchor, positive) pair, from the other bodies
-    of the split, encoded by the base model with its prompts; the negatives get the positive's prompt.
-    Pairs without enough bodies below ``relative_margin`` of their own score are dropped."""
-    from sentence_transformers.util import mine_hard_negatives
-
-    document = next((p for p in ("document", "passage", "corpus") if p in model.prompts), None)
-    mined = mine_hard_negatives(
-        train, model, anchor_column_name="anchor", positive_column_name="positive", num_negatives=count,
-        relative_margin=relative_margin, sampling_strategy="top", output_format="n-tuple",
-        query_prompt_name="query" if "query" in model.prompts else None, corpus_prompt_name=document,
-        batch_size=training_args.per_device_eval_batch_size, verbose=False,
-    )  # fmt: skip
-    if len(mined) == 0:
-        raise ConfigError(
-            f"No training pair has {count} other bodies clearly less similar than its own: the corpus is too "
-            "small or too uniform for --hard_negatives; lower it or set it to 0."
-        )
-    prompts = training_args.prompts
-    if isinstance(prompts, dict) and "positive" in prompts:
-        negatives = [name for name in mined.column_names if name.startswith("negative")]
-        training_args.prompts = prompts | dict.fromkeys(negatives, prompts["positive"])
-    logger.info("Mined %d hard negative(s) for %d of %d training pairs", count, len(mined), len(train))
-    return mined
-
-
-def sts_training_set(spec: str, evaluated: set):
-    """Scored STS pairs for CoSENT: a Dataset (sentence1, sentence2, score on 0-1) and its name.
-
-    Refuses a set that shares a pair with the STS dev or test pairs: the checkpoint choice and the test
-    figures must stay on pairs the model never trained on.
-    """
-    from datasets import Dataset
-
-    from evaluation.datasets import DatasetError, load_sts_dataset
-
-    check_sts_train_spec(spec)
-    try:
-        sts = load_sts_dataset(spec)
-    except DatasetError as err:
-        if spec.startswith("stsb_multi_mt"):
-            message = f"cannot load {spec} from the Hub; check your network (offline, bundled:train works)."
-        else:
-            message = str(err)
-        raise ConfigError(f"--sts_train: {message}") from err
-    pairs = zip(sts.sentences1, sts.sentences2, strict=True)
-    overlap = sum((a, b) in evaluated or (b, a) in evaluated for a, b in pairs)
-    if overlap:
-        raise ConfigError(
-            f"--sts_train {spec}: {overlap} of its {len(sts.scores)} pairs are STS dev or test pairs; "
-            "remove them, or the scores would be measured on training data."
-        )
-    scores = [score / 5.0 for score in sts.scores]
-    columns = {"sentence1": sts.sentences1, "sentence2": sts.sentences2, "score": scores}
-    # shuffled once, with a fixed seed: a file sorted by score (bundled:train is) would otherwise show
-    # sentence-transformers' card only its first rows, all of one score
-    return Dataset.from_dict(columns).shuffle(seed=0).flatten_indices(), sts.name
-
-
-def training_prompts(prompts, model, names: list[str]):
-    """The trainer's prompts once STS pairs join: the news pairs keep the configured column prompts; STS
-    pairs get the model's default prompt on both sides, as the app and the STS evaluation encode them."""
-    nested = isinstance(prompts, dict) and any(isinstance(v, dict) for v in prompts.values())
-    if "sts" not in names or not isinstance(prompts, dict) or nested:
-        return prompts  # none, one for every column, or already per dataset
-    symmetric = model.prompts.get(model.default_prompt_name or "")
-    sts = {"sentence1": symmetric, "sentence2": symmetric} if symmetric else {}
-    if names == ["sts"]:
-        return sts or None
-    return {"news": prompts, "sts": sts}
-
-
 # 5. Evaluators -------------------------------------------------------------------------------------
-def sts_pairs(source: str, split: str) -> tuple[list[dict], str]:
-    if source == "bundled":
-        return load_sts(split), f"bundled:{split}"
-    if source == "hub":
-        return load_stsb_multi_mt(split), f"stsb_multi_mt:es:{split}"
-    return load_sts_with_fallback(split)
-
-
-def retrieval_items(split, distractors=()) -> tuple[dict, dict, dict]:
-    """Queries (headlines), corpus (their bodies, then the distractors) and each query's relevant body."""
-    corpus = {f"d{i}": text for i, text in enumerate(split["positive"])}
-    corpus |= {f"x{i}": text for i, text in enumerate(distractors)}
-    queries = {f"q{i}": text for i, text in enumerate(split["anchor"])}
-    return queries, corpus, {f"q{i}": {f"d{i}"} for i in range(len(queries))}
-
-
-@dataclass
-class Evaluators:
-    dev: object  # SequentialEvaluator: STS dev, then retrieval dev (picks the checkpoint)
-    test: object  # the same on the test split
-    sources: dict  # where the STS pairs came from
-    paired_sets: dict  # the test data as evaluation datasets, for per-item (paired) scores
-    sts_pairs: set  # (sentence1, sentence2) of every STS pair evaluated: never trained on
-
-
-def build_evaluators(model, splits, data_args, batch_size: int) -> Evaluators:
-    from sentence_transformers.base.evaluation import SequentialEvaluator
-
-    train = splits["train"].shuffle(seed=0)
-    distractors = train.select(range(min(data_args.retrieval_distractors, len(train))))["positive"]
-    data = {}
-    for split in ("dev", "test"):
-        pairs, source = sts_pairs(data_args.sts_source, split)
-        data[split] = evaluation_sets(pairs, source, splits[split], distractors, f"{split} split")
-    dev, test = (
-        SequentialEvaluator(
-            [
-                sts_evaluator(data[split]["sts"], f"sts-{split}", batch_size),
-                retrieval_evaluator(model, data[split]["retrieval"], f"retrieval-{split}", batch_size),
-            ]
-        )
-        for split in ("dev", "test")
-    )
-    return Evaluators(
-        dev,
-        test,
-        {"sts_dev": data["dev"]["sts"].name, "sts_test": data["test"]["sts"].name},
-        data["test"],
-        {pair for d in data.values() for pair in zip(d["sts"].sentences1, d["sts"].sentences2, strict=True)},
-    )
-
-
-def evaluation_sets(sts: list[dict], sts_name: str, split, distractors, retrieval_name: str) -> dict:
-    """The STS pairs and the split's headline -> body retrieval as the evaluation package's datasets: the
-    evaluators are built from them, and so are the per-item (paired) scores."""
-    from evaluation.datasets import RetrievalDataset, STSDataset
-
-    queries, corpus, relevant = retrieval_items(split, distractors)
-    return {
-        "sts": STSDataset(
-            sts_name, [p["sentence1"] for p in sts], [p["sentence2"] for p in sts], [p["score"] for p in sts]
-        ),
-        "retrieval": RetrievalDataset(retrieval_name, queries, corpus, relevant),
-    }
-
-
-def item_scores(model, sets: dict, batch_size: int) -> dict[str, list[float]]:
-    """Per-pair cosine (STS) and per-query reciprocal rank at 10 (retrieval), as `evaluation compare`."""
-    from evaluation.metrics import evaluate_sts, reciprocal_ranks
-
-    return {
-        "sts": evaluate_sts(model, sets["sts"], n_resamples=100, batch_size=batch_size)["predictions"],
-        "retrieval": reciprocal_ranks(model, sets["retrieval"], batch_size=batch_size),
-    }
-
-
-def paired_differences(before: dict, after: dict, sets: dict, base: str) -> dict:
-    """The fine-tuned model minus its base on the same test items: difference, BCa 95 % CI, p, n."""
-    from evaluation.compare import comparison_record
-    from evaluation.metrics import paired_mean_difference, paired_spearman_difference
-
-    sts = paired_spearman_difference(before["sts"], after["sts"], sets["sts"].scores)
-    retrieval = paired_mean_difference(before["retrieval"], after["retrieval"])
-    return {
-        "sts": comparison_record("spearman_cosine", "sts", base, "fine-tuned", sets["sts"].name, sts),
-        "retrieval": comparison_record("mrr@10", "retrieval", base, "fine-tuned", "test split", retrieval)
-        | {"corpus_size": len(sets["retrieval"].corpus)},
-    }
-
-
-def describe_card(
-    model, model_args, data_stats: dict, train_news: bool = True, sts_train: str | None = None
-) -> None:
-    """What sentence-transformers' own model card cannot know: language, base model on the Hub, the
-    data actually trained on. It writes the rest (widget, model-index, hyperparameters, logs)."""
-    from trainer.prepare import KNOWN_SOURCES
-
-    card = model.model_card_data
-    card.set_language("es")
-    card.add_tags(["spanish", "news"])
-    base = hub_base_model(model_args.model_name_or_path)
-    if base:
-        card.base_model = base  # assigned: set_base_model() asks the Hub, which may be unreachable
-        card.model_name = f"{base.split('/')[-1]} fine-tuned on Spanish news"
-    source = str(data_stats.get("source") or "bundled")
-    if source == "bundled":
-        dataset = {"name": "Spanish news bundled with the workbench (assets/news_es.jsonl)"}
-    elif source in KNOWN_SOURCES:
-        dataset = {"name": source.split("/")[-1], "id": source}
-    else:
-        dataset = {"name": Path(source).name}  # a local file: its name, never its path
-    # One entry per dataset the trainer gets, in its order (news, then STS); the dev loss is on the news.
-    card.eval_datasets = [dict(dataset)] if train_news else []
-    card.train_datasets = [dict(dataset)] if train_news else []
-    if sts_train:  # a spec's name: the Hub id's dataset, the bundled pairs, or a local file's name
-        if sts_train.startswith("stsb_multi_mt"):
-            card.train_datasets.append({"name": "stsb_multi_mt es (train)", "id": "PhilipMay/stsb_multi_mt"})
-        elif sts_train == "bundled:train":
-            card.train_datasets.append(
-                {"name": "Spanish STS pairs bundled with the workbench (assets/sts_es_calibration.jsonl)"}
-            )
-        else:
-            card.train_datasets.append({"name": sts_train})
-
-
-def hub_base_model(spec: str) -> str | None:
-    """The Hub id behind a model spec (``core.models.loader.hub_id``), or None for a local folder."""
-    from core.models.loader import hub_id
-
-    return hub_id(spec)
-
-
-def mix_weights(tuned: dict, base: dict, share: float) -> dict:
-    """``share`` of the fine-tuned weights plus ``1 - share`` of the base's (floating-point tensors)."""
-    return {
-        name: share * value + (1 - share) * base[name] if value.is_floating_point() else value
-        for name, value in tuned.items()
-    }
-
-
-def interpolate_with_base(model, base: dict, shares: list[float], evaluator, metric: str, tuned_score):
-    """WiSE-FT (Wortsman et al., 2022): try mixes of the fine-tuned and the base weights on the dev
-    evaluator and keep the best in ``model``; the fine-tuned model (share 1) competes with its own dev
-    score. Returns the dev score of every share and the share kept."""
-    tuned = {name: value.detach().clone() for name, value in model.state_dict().items()}
-    key = metric.removeprefix("eval_")
-    scores = {1.0: float(tuned_score) if tuned_score is not None else evaluate(evaluator, model)[key]}
-    for share in shares:
-        model.load_state_dict(mix_weights(tuned, base, share))
-        scores[share] = evaluate(evaluator, model)[key]
-        logger.info(
-            "Interpolation with the base: share %.2f of the fine-tuned weights, %s %.4f",
-            share,
-            key,
-            scores[share],
-        )
-    kept = max(scores, key=lambda share: (scores[share], share))  # a tie keeps more of the fine-tuning
-    model.load_state_dict(tuned if kept == 1.0 else mix_weights(tuned, base, kept))
-    return {"dev_metric": key, "dev_scores": {str(k): v for k, v in scores.items()}, "kept": kept}
-
-
-def evaluate(evaluator, model) -> dict[str, float]:
-    return {k: float(v) for k, v in evaluator(model).items() if isinstance(v, int | float)}
-
-
-def prepared_stats(data_args, output_dir: Path) -> dict:
-    folder = Path(data_args.prepared_data) if data_args.prepared_data else output_dir / "data"
-    return read_json(folder / "stats.json")
 
 
 BASELINE_ITEMS = "baseline_items.json"
-MATRYOSHKA_KEYS = (
-    "sts-test_spearman_cosine",
-    "retrieval-test_cosine_ndcg@10",
-    "retrieval-test_cosine_mrr@10",
-)
 
 
 # 6. Trainer ----------------------------------------------------------------------------------------
@@ -372,7 +110,7 @@ def _trainer_class():
 
         def _load_best_model(self):
             # Rank 0 writes the checkpoints; the others must not read the best one before it is complete.
-            _wait_for_everyone()
+            wait_for_everyone()
             super()._load_best_model()
 
         def evaluation_loop(self, *args, **kwargs):
@@ -557,7 +295,7 @@ def train(model_args, data_args, loss_args, run_args, training_args) -> dict:
         }
         for folder in [output_dir, final_dir, *extra]:  # the model carries its own record (for `push`)
             write_run_record(folder, record)
-    _wait_for_everyone()
+    wait_for_everyone()
     return record
 
 
@@ -609,10 +347,3 @@ def _log_final_to_trackio(training_args, metrics: dict, step: int, config: dict)
     trackio.init(project=training_args.project, name=training_args.run_name, resume="allow", config=config)
     trackio.log(metrics, step=step)
     trackio.finish()
-
-
-def _wait_for_everyone() -> None:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
