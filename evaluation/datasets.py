@@ -8,20 +8,21 @@ score (0–5 or 0–1). Retrieval specs: ``bundled``, ``cc-news-es:test``, ``mls
 
 from __future__ import annotations
 
-import csv
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.corpora.data import load_news, load_news_duplicates, load_sts, load_stsb_multi_mt
+from core.corpora.text import clean_text
 from core.models.fingerprint import data_fingerprint
+from core.tables import Table, TableError, read_table
 
 STS_SPECS = ("bundled:test", "bundled:dev", "stsb_multi_mt:es:test", "stsb_multi_mt:es:dev")
 RETRIEVAL_SPECS = ("bundled", "cc-news-es:test", "mlsum:es:test")
 RETRIEVAL_FILE_SUFFIXES = (".jsonl", ".csv", ".tsv")
 # (query column, passage column) pairs a local retrieval file may use, in order of preference
 RETRIEVAL_COLUMNS = (("query", "positive"), ("title", "body"), ("title", "text"), ("output_text", "text"))
-SCORE_COLUMNS = ("score", "similarity_score", "label")
+SCORE_COLUMNS = ("score", "similarity_score", "label", "puntuación", "puntuacion")
 _CC_NEWS_FILES = {
     "train": "train.jsonl",
     "validation": "eval.jsonl",
@@ -91,43 +92,78 @@ def load_sts_dataset(spec: str) -> STSDataset:
     )
 
 
+class StsFileError(DatasetError):
+    """An STS file whose rows do not hold pairs: ``code`` ``columns`` (with ``found``), ``row`` (with
+    ``line``) or ``too_few``; each caller words it for its audience."""
+
+    def __init__(self, code: str, name: str, line: int | None = None, found: str = ""):
+        self.code, self.name, self.line, self.found = code, name, line, found
+        messages = {
+            "columns": f"{name} needs columns sentence1, sentence2 and score; it has: {found}.",
+            "row": f"{name}: line {line} needs two non-empty sentences and a score from 0 to 5.",
+            "too_few": f"{name} needs at least 3 pairs with at least two different scores.",
+        }
+        super().__init__(messages[code])
+
+
+def sts_pairs(table: Table, name: str) -> list[dict]:
+    """The pairs of an STS table, the one rule for every STS file (the CLI's and the tab's): columns
+    ``sentence1``, ``sentence2`` and a score (``SCORE_COLUMNS``), named in any case; a score from 0 to 5,
+    or 0 to 1 (rescaled to 0–5), with a decimal point or comma; at least 3 pairs, two scores different.
+
+    Raises:
+        StsFileError: What is wrong, and where.
+    """
+    columns = {str(key).strip().lower(): key for key in table.rows[0]}
+    score_key = next((columns[c] for c in SCORE_COLUMNS if c in columns), None)
+    if "sentence1" not in columns or "sentence2" not in columns or score_key is None:
+        raise StsFileError("columns", name, found=", ".join(sorted(columns))[:200] or "none")
+    pairs = []
+    for row, line in zip(table.rows, table.lines, strict=True):
+        a, b = clean_text(row.get(columns["sentence1"])), clean_text(row.get(columns["sentence2"]))
+        score = _number(row.get(score_key))
+        if not a or not b or score is None or not 0 <= score <= 5:
+            raise StsFileError("row", name, line)
+        pairs.append({"sentence1": a, "sentence2": b, "score": score})
+    if len(pairs) < 3 or len({p["score"] for p in pairs}) < 2:
+        raise StsFileError("too_few", name)
+    factor = 5.0 if max(p["score"] for p in pairs) <= 1 else 1.0
+    return [p | {"score": p["score"] * factor} for p in pairs]
+
+
 def read_sts_file(path: Path) -> list[dict]:
-    """Read a local STS file; scores on 0–1 are rescaled to 0–5."""
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist.")
+    """Read a local STS file (``core.tables.read_table``, then ``sts_pairs``); scores on 0–1 are
+    rescaled to 0–5."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DatasetError(f"{path} is not UTF-8 text; save it as UTF-8.") from err
-    if not text.strip():
-        raise DatasetError(f"{path} is empty; it needs sentence1, sentence2 and score columns.")
-    if path.suffix.lower() in (".jsonl", ".json"):
-        try:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as err:
-            raise DatasetError(f"{path}: line {err.lineno} is not valid JSON.") from err
-    else:
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
-    if not rows:
-        raise DatasetError(f"{path} has a header but no pairs.")
-    columns = set(rows[0])
-    score_column = next((name for name in SCORE_COLUMNS if name in columns), None)
-    if not {"sentence1", "sentence2"} <= columns or score_column is None:
-        raise DatasetError(
-            f"{path} needs columns sentence1, sentence2 and score; it has: {', '.join(sorted(columns))}."
-        )
+        return sts_pairs(read_table(path), Path(path).name)
+    except TableError as err:
+        raise DatasetError(table_problem(err)) from None
+
+
+def table_problem(err: TableError) -> str:
+    """A ``TableError`` in the CLIs' words."""
+    path, line = err.path, f" (line {err.line})" if err.line else ""
+    return {
+        "missing": f"{path} does not exist.",
+        "type": f"{path}: use a .csv, .tsv, .jsonl or .json file.",
+        "encoding": f"{path} is not UTF-8 text; save it as UTF-8.",
+        "empty": f"{path} has no rows; it needs a header and rows of named columns.",
+        "json": f"{path}{line} is not valid JSON ({err.detail}).",
+        "csv": f"{path}{line} cannot be read as CSV ({err.detail}); quote texts that hold the separator.",
+        "not_rows": f"{path}{line}: every row must be an object of named columns.",
+        "too_many_rows": f"{path} has more than {err.detail} rows.",
+        "too_big": f"{path} is too large ({err.detail} bytes).",
+    }.get(err.code, str(err))
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
     try:
-        scores = [float(row[score_column]) for row in rows]
-    except (TypeError, ValueError) as err:
-        raise DatasetError(f"{path}: the {score_column} column must hold numbers.") from err
-    if min(scores) < 0 or max(scores) > 5:
-        raise DatasetError(f"{path}: scores must lie in 0–5 (or 0–1); found {min(scores)} to {max(scores)}.")
-    factor = 5.0 if max(scores) <= 1 else 1.0
-    return [
-        {"sentence1": str(row["sentence1"]), "sentence2": str(row["sentence2"]), "score": score * factor}
-        for row, score in zip(rows, scores, strict=True)
-    ]
+        number = float(str(value).strip().replace(",", "."))
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _from_pairs(name: str, pairs: list[dict]) -> STSDataset:
@@ -204,24 +240,10 @@ def _pairs_retrieval(name: str, titles, bodies, limit: int | None) -> RetrievalD
 
 
 def _read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist.")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DatasetError(f"{path} is not UTF-8 text; save it as UTF-8.") from err
-    if path.suffix.lower() == ".jsonl":
-        try:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as err:
-            raise DatasetError(f"{path}: line {err.lineno} is not valid JSON.") from err
-    else:
-        rows = list(
-            csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-        )
-    if not rows or not all(isinstance(row, dict) for row in rows):
-        raise DatasetError(f"{path} has no rows of named columns.")
-    return rows
+        return read_table(path).rows
+    except TableError as err:
+        raise DatasetError(table_problem(err)) from None
 
 
 def _retrieval_file_pairs(path: Path) -> list[tuple[str, str]]:

@@ -4,21 +4,19 @@ the visitor's own file, with table, plots, a CSV, and "¿Mejoró el ajuste?" whe
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from core import messages
-from core.corpora.text import clean_text, decimal, thousands
+from core.corpora.text import decimal, thousands
 from core.errors import InputError
 from core.messages import TABLE_COLUMNS
 from core.models.backends import FIGURE_BACKEND
 from core.models.handle import get_handle
-from evaluation.datasets import DatasetError, STSDataset, load_sts_dataset
+from core.tables import TableError, read_table
+from evaluation.datasets import DatasetError, STSDataset, StsFileError, load_sts_dataset, sts_pairs
 from evaluation.metrics import evaluate_sts, paired_spearman_difference
 from evaluation.report import scatter_predicted_vs_gold, score_bars
 from evaluation.runner import run_sts
@@ -31,8 +29,6 @@ MAX_STS_BYTES = 2 * 2**20
 MAX_STS_PAIRS = 5000
 SMALL_SET = 30
 DATASET_NAMES = {BUNDLED_TEST: "STS propio (test, 150 pares)", HUB_TEST: "stsb_multi_mt es (test)"}
-STS_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
-SCORE_COLUMNS = ("score", "similarity_score", "label", "puntuación", "puntuacion")
 
 
 def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str | None = None, progress=None):
@@ -157,60 +153,43 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
 
 def read_visitor_sts(path: str) -> STSDataset:
     """A visitor's STS file (CSV, TSV, JSONL or JSON list; columns sentence1, sentence2, score on 0–5
-    or 0–1), checked with Spanish messages. Nothing is written anywhere."""
-    path = Path(path)
-    name = path.name
-    if path.suffix.lower() not in STS_SUFFIXES:
-        raise InputError(messages.STS_FILE_TYPE.format(name=name))
-    if path.stat().st_size > MAX_STS_BYTES:
-        raise InputError(messages.STS_FILE_TOO_BIG.format(name=name, limit="2 MB"))
+    or 0–1), read by the same reader and rules as ``python -m evaluation sts`` (``core.tables``,
+    ``evaluation.datasets.sts_pairs``) with Spanish messages and the tab's limits. Nothing is written."""
+    name = Path(path).name
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(messages.NOT_UTF8.format(name=name)) from None
-    rows = _sts_rows(text, path.suffix.lower(), name)
-    if not rows:
-        raise InputError(messages.STS_FILE_EMPTY.format(name=name))
-    if len(rows) > MAX_STS_PAIRS:
-        raise InputError(messages.STS_FILE_TOO_MANY.format(name=name, limit=thousands(MAX_STS_PAIRS)))
-    columns = {str(key).strip().lower(): key for key in rows[0]} if isinstance(rows[0], dict) else {}
-    score_key = next((columns[c] for c in SCORE_COLUMNS if c in columns), None)
-    if "sentence1" not in columns or "sentence2" not in columns or score_key is None:
-        found = ", ".join(sorted(columns))[:200] or "ninguna"
-        raise InputError(messages.STS_FILE_COLUMNS.format(name=name, found=found))
-    first, second, scores = [], [], []
-    for number, row in enumerate(rows, start=2 if path.suffix.lower() in (".csv", ".tsv") else 1):
-        if not isinstance(row, dict):
-            raise InputError(messages.STS_FILE_ROW.format(name=name, row=number))
-        a, b = clean_text(row.get(columns["sentence1"])), clean_text(row.get(columns["sentence2"]))
-        score = _number(row.get(score_key))
-        if not a or not b or score is None or not 0 <= score <= 5:
-            raise InputError(messages.STS_FILE_ROW.format(name=name, row=number))
-        first.append(a[:2000])
-        second.append(b[:2000])
-        scores.append(score)
-    if len(scores) < 3 or len(set(scores)) < 2:
-        raise InputError(messages.STS_FILE_TOO_FEW.format(name=name))
-    factor = 5.0 if max(scores) <= 1 else 1.0
-    return STSDataset(name=name, sentences1=first, sentences2=second, scores=[s * factor for s in scores])
+        table = read_table(path, max_rows=MAX_STS_PAIRS, max_bytes=MAX_STS_BYTES)
+        pairs = sts_pairs(table, name)
+    except TableError as err:
+        raise InputError(_table_message(err, name)) from None
+    except StsFileError as err:
+        raise InputError(_pairs_message(err, name)) from None
+    return STSDataset(
+        name=name,
+        sentences1=[p["sentence1"][:2000] for p in pairs],
+        sentences2=[p["sentence2"][:2000] for p in pairs],
+        scores=[p["score"] for p in pairs],
+    )
 
 
-def _sts_rows(text: str, suffix: str, name: str) -> list:
-    try:
-        if suffix == ".jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        if suffix == ".json":
-            rows = json.loads(text)
-            return rows if isinstance(rows, list) else [rows]
-        delimiter = "\t" if suffix == ".tsv" else (";" if text.split("\n", 1)[0].count(";") > 0 else ",")
-        return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
-    except (json.JSONDecodeError, RecursionError, ValueError, csv.Error):
-        raise InputError(messages.STS_FILE_UNREADABLE.format(name=name)) from None
+def _table_message(err: TableError, name: str) -> str:
+    if err.code == "type":
+        return messages.STS_FILE_TYPE.format(name=name)
+    if err.code == "too_big":
+        return messages.STS_FILE_TOO_BIG.format(name=name, limit="2 MB")
+    if err.code == "encoding":
+        return messages.NOT_UTF8.format(name=name)
+    if err.code == "empty":
+        return messages.STS_FILE_EMPTY.format(name=name)
+    if err.code == "too_many_rows":
+        return messages.STS_FILE_TOO_MANY.format(name=name, limit=thousands(MAX_STS_PAIRS))
+    if err.code == "not_rows":
+        return messages.STS_FILE_ROW.format(name=name, row=err.line)
+    return messages.STS_FILE_UNREADABLE.format(name=name)
 
 
-def _number(value: object) -> float | None:
-    try:
-        number = float(str(value).replace(",", ".")) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-    return number if number is not None and np.isfinite(number) else None
+def _pairs_message(err: StsFileError, name: str) -> str:
+    if err.code == "columns":
+        return messages.STS_FILE_COLUMNS.format(name=name, found=err.found)
+    if err.code == "row":
+        return messages.STS_FILE_ROW.format(name=name, row=err.line)
+    return messages.STS_FILE_TOO_FEW.format(name=name)

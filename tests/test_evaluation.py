@@ -83,19 +83,21 @@ def test_bootstrap_ci_is_seeded_and_shrinks_with_more_pairs():
 def test_local_file_scores_on_unit_scale_are_rescaled(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text(
-        "sentence1\tsentence2\tscore\nUna casa\tUn hogar\t0.9\nUn gato\tUn coche\t0.1\n", encoding="utf-8"
+        "sentence1\tsentence2\tscore\nUna casa\tUn hogar\t0.9\nUn gato\tUn coche\t0.1\nLlueve\tHace frío\t0.4\n",
+        encoding="utf-8",
     )
     dataset = load_sts_dataset(str(path))
-    assert dataset.scores == pytest.approx([4.5, 0.5])
+    assert dataset.scores == pytest.approx([4.5, 0.5, 2.0])
 
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("empty.tsv", "", "is empty"),
+        ("empty.tsv", "", "has no rows"),
         ("cols.csv", "a,b,c\n1,2,3\n", "needs columns sentence1, sentence2 and score"),
-        ("range.jsonl", '{"sentence1": "a", "sentence2": "b", "score": 7}\n', "scores must lie in 0–5"),
-        ("header.csv", "sentence1,sentence2,score\n", "no pairs"),
+        ("range.jsonl", '{"sentence1": "a", "sentence2": "b", "score": 7}\n', "line 1 needs .* from 0 to 5"),
+        ("header.csv", "sentence1,sentence2,score\n", "has no rows"),
+        ("few.csv", "sentence1,sentence2,score\na,b,1\nc,d,2\n", "at least 3 pairs"),
     ],
 )
 def test_bad_sts_files(tmp_path, name, content, message):
