@@ -33,9 +33,11 @@ def test_search_benchmark_reports_latency_and_recall_per_method():
     assert methods["exact"]["recall_at_10"] == 1.0
     assert set(methods) >= {"exact", "FAISS flat", "FAISS IVF-Flat", "FAISS HNSW-Flat", "uint8 + rescoring"}
     assert methods["FAISS flat"]["recall_at_10"] == pytest.approx(1.0)
-    assert all(0 < row["recall_at_10"] <= 1.0 for row in rows)
-    assert all(row["latency_ms"] > 0 and row["corpus_size"] == 3000 for row in rows)
-    assert methods["FAISS IVF-Flat"]["build_s"] > 0
+    assert all(row["corpus_size"] == 3000 for row in rows)
+    for name in ("FAISS IVF-Flat", "FAISS HNSW-Flat"):
+        assert methods[name]["recall_at_10"] >= 0.95, name
+    # Not asserted: "uint8 + rescoring" measures 0.03 and "binary + rescoring" 0.53 here (2026-12-06, the
+    # test once asserted only "> 0"); quantised search is issue 25's work, measured by `benchmarks speed`.
 
 
 def test_end_to_end_search_uses_the_default_index(tiny_model_dir, monkeypatch):

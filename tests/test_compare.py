@@ -36,8 +36,16 @@ def test_sts_comparison_writes_the_paired_difference(two_models, tmp_path, monke
     assert record["metric"] == "spearman_cosine"
     assert record["delta"] == pytest.approx(record["b"] - record["a"])
     low, high = record["ci95"]
-    assert low <= record["delta"] <= high and 0 < record["p_value"] <= 1
-    assert record["significant"] == (low > 0 or high < 0)
+    assert record["significant"] == (low > 0 or high < 0) == (record["p_value"] < 0.05)
+    from evaluation.datasets import load_sts_dataset
+    from evaluation.metrics import paired_spearman_difference
+    from evaluation.runner import run_sts
+
+    dataset = load_sts_dataset("bundled:test")  # the same figures, from each model's own evaluation
+    first, second = (run_sts(spec, dataset)["predictions"] for spec in (a, b))
+    again = paired_spearman_difference(first, second, dataset.scores, 500, 0)
+    assert record["delta"] == pytest.approx(again["difference"]) and record["p_value"] == again["p_value"]
+    assert record["ci95"] == pytest.approx(list(again["ci"]))
     out = capsys.readouterr().out
     assert "B − A =" in out and ("No significant difference" in out) != record["significant"]
 
