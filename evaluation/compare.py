@@ -18,12 +18,13 @@ import logging
 import sys
 from pathlib import Path
 
+from core.errors import WorkbenchError
 from core.io import write_file_atomically
 from core.models.backend_choice import require_named
-from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, BackendError
+from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS
 from core.models.handle import get_handle
-from core.models.loader import ModelLoadError, model_path, resolve_spec
-from evaluation.datasets import DatasetError, load_retrieval_dataset, load_sts_dataset, with_distractors
+from core.models.loader import model_path, resolve_spec
+from evaluation.datasets import load_retrieval_dataset, load_sts_dataset, with_distractors
 from evaluation.metrics import paired_mean_difference, paired_spearman_difference, reciprocal_ranks
 from evaluation.runner import run_sts
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed,
                 args.backend,
             )
-    except (DatasetError, ModelLoadError, BackendError) as err:
+    except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"A: {spec_a}\nB: {spec_b}\n{verdict(record)}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.corpora.data import load_news, load_news_duplicates, load_sts, load_stsb_multi_mt
 from core.corpora.text import clean_text
+from core.errors import WorkbenchError
 from core.models.fingerprint import data_fingerprint
 from core.tables import Table, TableError, read_table
 
@@ -31,7 +32,7 @@ _CC_NEWS_FILES = {
 }
 
 
-class DatasetError(ValueError):
+class DatasetError(WorkbenchError, ValueError):
     """A dataset spec or file that cannot be used; the message says how to fix it."""
 
 

@@ -22,17 +22,18 @@ import os
 import sys
 from pathlib import Path
 
+from core.errors import WorkbenchError
 from core.models.backend_choice import require_named
 from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, backend_name
 from core.models.builtin import BUILTIN_E5_SMALL
-from core.models.loader import ModelLoadError, model_path, resolve_spec
+from core.models.loader import model_path, resolve_spec
 
 SPANISH_BENCHMARK = "MTEB(spa, v1)"
 BUNDLED = "bundled"
 BUNDLED_REVISION = "bundled-1"
 
 
-class MtebError(ValueError):
+class MtebError(WorkbenchError, ValueError):
     """A request that cannot run; the message says what to do."""
 
 
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"--tasks {BUNDLED}."
                 )
         rows = run(spec, args.tasks, args.output, args.batch_size, args.backend)
-    except (MtebError, ModelLoadError) as err:
+    except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print("| task | main score | backend |\n|---|---:|---|")

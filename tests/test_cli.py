@@ -37,11 +37,26 @@ def test_an_abbreviated_flag_is_refused(module, argv, capsys):
 def test_every_evaluation_command_is_listed_in_its_help(capsys):
     from evaluation.__main__ import main
 
-    with pytest.raises(SystemExit):
-        main(["--help"])
+    assert main(["--help"]) == 0
     listed = capsys.readouterr().out
     for command in ("sts", "retrieval", "compare", "mteb"):
         assert f"\n    {command} " in listed, command
+
+
+def test_the_three_command_lines_share_one_pattern(capsys):
+    """One dispatcher: the same help, a suggestion for a typo, one line for any WorkbenchError."""
+    from benchmarks.__main__ import main as benchmarks_main
+    from evaluation.__main__ import main as evaluation_main
+    from trainer.__main__ import main as trainer_main
+
+    for main, typo, meant in ((trainer_main, "trian", "train"), (evaluation_main, "stss", "sts"),
+                              (benchmarks_main, "frist", "first")):  # fmt: skip
+        assert main([typo]) == 2
+        assert f"unknown command {typo!r} (did you mean {meant!r}?)" in capsys.readouterr().err
+        assert main([]) == 2 and "commands:" in capsys.readouterr().err
+    assert evaluation_main(["sts", "--dataset", "no-such-file.csv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: no-such-file.csv does not exist."]
 
 
 def test_the_benchmarks_are_one_command_and_the_old_one_points_there(capsys):
@@ -51,6 +66,7 @@ def test_the_benchmarks_are_one_command_and_the_old_one_points_there(capsys):
     assert benchmarks_main(["--help"]) == 0
     listed = capsys.readouterr().out
     assert all(f"\n    {name} " in listed for name in ("speed", "first", "embed", "visitors", "calibration"))
-    assert benchmarks_main(["sped"]) == 2 and "Unknown benchmark 'sped'" in capsys.readouterr().err
+    assert benchmarks_main(["sped"]) == 2
+    assert "unknown command 'sped' (did you mean 'speed'?)" in capsys.readouterr().err
     assert evaluation_main(["bench", "--quick"]) == 2
     assert "python -m benchmarks speed" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from pathlib import Path
 from sentence_transformers import SentenceTransformerTrainingArguments
 from transformers import HfArgumentParser
 
+from core.errors import WorkbenchError
+
 DEFAULT_BASE_MODEL = "bertin-project/bertin-roberta-base-spanish"
 LOSSES = ("mnrl", "cached-mnrl", "cosent")
 POOLING_MODES = ("mean", "cls", "max")
@@ -33,7 +35,7 @@ def _env(name: str):
     return lambda: os.environ.get(name)
 
 
-class ConfigError(ValueError):
+class ConfigError(WorkbenchError, ValueError):
     """A bad argument or config file; the message says how to fix it."""
 
 

@@ -17,6 +17,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from core.errors import WorkbenchError
+
 logger = logging.getLogger(__name__)
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -28,7 +30,7 @@ _TORCH_FILES = ("optimizer.pt", "scheduler.pt")
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
 
-class OutputDirError(ValueError):
+class OutputDirError(WorkbenchError, ValueError):
     """The output folder cannot be used as asked; the message says how to fix it."""
 
 

@@ -16,18 +16,14 @@ import logging
 import sys
 from pathlib import Path
 
+from core.errors import InputError, WorkbenchError
 from core.io import write_file_atomically
 from core.models.backends import BACKENDS
 from core.models.builtin import BUILTIN_E5_SMALL
 from core.models.handle import load_handle
-from core.models.loader import ModelLoadError
 from core.models.similarity import score_pairs
 
 logger = logging.getLogger(__name__)
-
-
-class InputError(ValueError):
-    """Bad user input; the message says how to fix it."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give sentences on the command line or a file, not both")
     try:
         return _run(args)
-    except (InputError, ModelLoadError) as err:
+    except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import WorkbenchError
 from core.io import save_dir_atomically
 from core.models.loader import ModelLoadError, model_path, resolve_spec
 
@@ -44,7 +45,7 @@ LOCAL_BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json
 _SPACES = re.compile(r"\s+")
 
 
-class PrepareError(ValueError):
+class PrepareError(WorkbenchError, ValueError):
     """Bad data or arguments for ``prepare``; the message says how to fix it."""
 
 
@@ -372,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         splits, stats = prepare(args)
         save_prepared(splits, stats, output_dir, args.overwrite)
-    except (PrepareError, ModelLoadError) as err:
+    except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_report(stats))

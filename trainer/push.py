@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.errors import WorkbenchError
 from core.models.handle import load_handle
 from core.models.loader import ModelLoadError, hub_id, model_path
 from core.runs import model_records
@@ -33,7 +34,7 @@ REFERENCE_SCORES = {
 }
 
 
-class PushError(ValueError):
+class PushError(WorkbenchError, ValueError):
     """Something that must be fixed before anything is uploaded; the message says what."""
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import sys
 
+from core.errors import WorkbenchError
 from trainer.arguments import SAGEMAKER_CHECKPOINTS
 from trainer.tracking import metric_regex
 
@@ -41,7 +42,7 @@ METRICS = [
 ]
 
 
-class LaunchError(ValueError):
+class LaunchError(WorkbenchError, ValueError):
     """A job that cannot be started as asked; the message says what to fix."""
 
 

@@ -14,15 +14,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from core.errors import WorkbenchError
 from core.models.handle import load_handle
-from core.models.loader import ModelLoadError
 from core.runs import read_run_record, write_run_record
 from trainer.arguments import PRIMARY_METRIC, ConfigError, parse_train_args
 from trainer.card import describe_card
-from trainer.checkpoints import OutputDirError, plan_output_dir, wait_for_everyone
+from trainer.checkpoints import plan_output_dir, wait_for_everyone
 from trainer.fit import build_trainer, test_figures
 from trainer.interpolation import interpolate_with_base
-from trainer.prepare import PrepareError
 from trainer.records import baseline, run_record, save_final
 from trainer.scores import (
     build_evaluators,
@@ -205,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_train_args(sys.argv[1:] if argv is None else argv)
         record = train(*args)
-    except (ConfigError, OutputDirError, PrepareError, ModelLoadError) as err:
+    except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if record.get("status") == "finished":
