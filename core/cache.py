@@ -217,14 +217,34 @@ def cached_array(key: Hashable, compute: Callable[[], np.ndarray], disk_path: Pa
     return CACHE.get(key, compute)
 
 
-def disk_array(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """A ``.npy`` file's array, else ``compute()`` saved there atomically (an unreadable file is
-    recomputed, never fatal)."""
+def on_disk(
+    path: Path,
+    compute: Callable[[], T],
+    load: Callable[[Path], T],
+    save: Callable[[Any, T], None],
+    binary: bool = False,
+    valid: Callable[[T], bool] = lambda _: True,
+) -> tuple[T, bool]:
+    """The one "read it from disk, else compute it and write it" of the project: ``load(path)`` when the
+    file is there, readable and ``valid``; else ``compute()``, saved with ``save(handle, value)`` into a
+    file renamed into place (never half-written). An unreadable or stale file is recomputed, never fatal;
+    a file that cannot be written (full or read-only disk) is only logged. Returns the value and whether
+    it came from disk."""
     if path.is_file():
         try:
-            return np.load(path)
-        except (OSError, ValueError):
-            logger.warning("Recomputing unreadable cached array %s", path)
-    array = compute()
-    write_file_atomically(path, lambda handle: np.save(handle, array), binary=True)
-    return array
+            value = load(path)
+            if valid(value):
+                return value, True
+        except Exception as err:  # any reader's error (JSON, numpy, FAISS) means: compute again
+            logger.warning("Recomputing unreadable cached %s (%s)", path.name, type(err).__name__)
+    value = compute()
+    try:
+        write_file_atomically(path, lambda handle: save(handle, value), binary=binary)
+    except OSError as err:
+        logger.warning("Could not keep %s: %s", path, err)
+    return value, False
+
+
+def disk_array(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """A ``.npy`` file's array, else ``compute()`` saved there (``on_disk``)."""
+    return on_disk(path, compute, np.load, lambda handle, array: np.save(handle, array), binary=True)[0]

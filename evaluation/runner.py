@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from core.io import write_file_atomically
+from core.cache import on_disk
 from core.models.backend_choice import require_named
 from core.models.backends import FIGURE_BACKEND
 from core.models.fingerprint import model_fingerprint
@@ -31,15 +31,14 @@ EVALUATION_LIBRARIES = ("sentence-transformers", "transformers", "torch")
 def _cached(key: dict, compute: Callable[[], dict], use_cache: bool) -> dict:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     path = cache_dir() / "evaluation" / f"{digest}.json"
-    if use_cache and path.is_file():
-        try:
-            return json.loads(path.read_text(encoding="utf-8")) | {"cached": True}
-        except (OSError, json.JSONDecodeError):
-            logger.warning("Ignoring unreadable cached result %s", path)
-    result = compute()
-    text = json.dumps(result, ensure_ascii=False)
-    write_file_atomically(path, lambda handle: handle.write(text))
-    return result | {"cached": False}
+    result, cached = on_disk(
+        path,
+        compute,
+        lambda p: json.loads(p.read_text(encoding="utf-8")),
+        lambda handle, value: json.dump(value, handle, ensure_ascii=False),
+        valid=lambda _: use_cache,  # --no-cache computes again and keeps the new result
+    )
+    return result | {"cached": cached}
 
 
 def _describe(task: str, spec: str, fingerprint: str, dataset, options: dict, compute) -> dict:

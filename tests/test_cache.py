@@ -154,3 +154,36 @@ def test_the_cache_lives_on_a_spaces_persistent_storage(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "explicit"))
     storage.mkdir()
     assert paths.cache_dir() == tmp_path / "explicit"  # the variable always wins
+
+
+def test_the_one_disk_cache_reads_back_recomputes_what_is_broken_and_survives_a_full_disk(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from core import cache as cache_module
+    from core.cache import on_disk
+
+    path, calls = tmp_path / "value.json", []
+
+    def compute():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    def load(p):
+        return json.loads(p.read_text())
+
+    def save(handle, value):
+        json.dump(value, handle)
+
+    assert on_disk(path, compute, load, save) == ({"n": 1}, False)
+    assert on_disk(path, compute, load, save) == ({"n": 1}, True) and len(calls) == 1  # read back
+    path.write_text("{broken")
+    assert on_disk(path, compute, load, save) == ({"n": 2}, False)  # unreadable: computed again
+    assert on_disk(path, compute, load, save, valid=lambda v: v["n"] > 5) == ({"n": 3}, False)  # stale
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_module, "write_file_atomically", full_disk)
+    assert on_disk(tmp_path / "other.json", compute, load, save) == ({"n": 4}, False)  # served anyway

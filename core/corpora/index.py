@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from core.cache import CACHE
-from core.io import write_file_atomically
+from core.cache import on_disk as disk_cached
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -144,21 +144,21 @@ def get_index(key: str, embeddings: np.ndarray, kind: str | None = None, shared:
 def _faiss_index(name: str, embeddings: np.ndarray, kind: str, on_disk: bool):
     import faiss
 
-    path = cache_dir() / "indexes" / f"{name}.faiss"
-    index = None
-    if on_disk and path.is_file():
-        try:
-            index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
-        except RuntimeError:
-            logger.warning("Rebuilding unreadable cached index %s", path)
-        if index is not None and index.ntotal != len(embeddings):
-            index = None
-    if index is None:
+    def build():
         logger.info("Building a %s index over %d vectors", kind, len(embeddings))
-        index = build_faiss_index(np.ascontiguousarray(embeddings, dtype=np.float32), kind)
-        if on_disk:
-            data = faiss.serialize_index(index)
-            write_file_atomically(path, lambda handle: handle.write(data.tobytes()), binary=True)
+        return build_faiss_index(np.ascontiguousarray(embeddings, dtype=np.float32), kind)
+
+    if on_disk:
+        index, _ = disk_cached(
+            cache_dir() / "indexes" / f"{name}.faiss",
+            build,
+            lambda path: faiss.deserialize_index(np.fromfile(path, dtype=np.uint8)),
+            lambda handle, value: handle.write(faiss.serialize_index(value).tobytes()),
+            binary=True,
+            valid=lambda loaded: loaded.ntotal == len(embeddings),
+        )
+    else:
+        index = build()
     if kind == "ivf":
         index.nprobe = IVF_PROBES
     elif kind == "hnsw":

@@ -141,20 +141,24 @@ def held_out_error(model, cache_key: str | None = None) -> dict:
 
 
 def pair_cosines(model, pairs: list[dict], cache_key: str | None) -> list[float]:
-    from core.io import read_json, write_file_atomically
+    from core.cache import on_disk
     from core.models.fingerprint import data_fingerprint
     from core.models.similarity import score_pairs
     from core.paths import cache_dir
 
-    if cache_key is None:
+    def compute() -> list[float]:
         return score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
+
+    if cache_key is None:
+        return compute()
     path = cache_dir() / "calibration" / f"{cache_key}-fp32-{data_fingerprint(pairs)}.json"
-    cached = read_json(path)
-    if isinstance(cached, list) and len(cached) == len(pairs):
-        return cached
-    cosines = score_pairs(model, [(p["sentence1"], p["sentence2"]) for p in pairs])
-    write_file_atomically(path, lambda handle: json.dump(cosines, handle))
-    return cosines
+
+    def valid(cached) -> bool:
+        return isinstance(cached, list) and len(cached) == len(pairs)
+
+    return on_disk(
+        path, compute, lambda p: json.loads(p.read_text(encoding="utf-8")), _save_json, valid=valid
+    )[0]
 
 
 READINGS = (
@@ -178,3 +182,7 @@ def describe_similarity(sts_score: float, band: tuple[float, float] | None = Non
             f" Con un coseno así, las personas puntuaron entre {decimal(band[0])} y {decimal(band[1])}."
         )
     return reading
+
+
+def _save_json(handle, value) -> None:
+    json.dump(value, handle)
