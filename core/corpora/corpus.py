@@ -29,6 +29,7 @@ from core.corpora.data import load_news
 from core.corpora.text import cap_text, clean_text, thousands
 from core.errors import CorpusError
 from core.models.fingerprint import data_fingerprint
+from core.tables import separator
 
 CORPUS_ENV = "CORPUS"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -273,11 +274,10 @@ def _json_array(text: str, position: int, name: str) -> Iterator[object]:
 
 
 def _csv_delimiter(stream: io.TextIOBase) -> str:
-    """``,`` unless the header line has semicolons (or tabs) and no comma: spreadsheets in Spanish
-    locales save CSV with ``;``."""
+    """The project's one separator rule (``core.tables.separator``) on the header line."""
     header = stream.readline()
     stream.seek(0)
-    return next((d for d in (";", "\t") if d in header and "," not in header), ",")
+    return separator(header, ".csv")
 
 
 def _csv_rows(stream: io.TextIOBase, delimiter: str, name: str) -> Iterator[dict]:
