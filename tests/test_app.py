@@ -187,6 +187,14 @@ def test_about(client):
     assert "{'" not in about  # no raw Python dict
 
 
+def _expected_sts() -> float:
+    """The 0–5 reading of ("Una frase", "Otra frase"), computed in this process with the served model, as
+    the page's number shows it (one decimal)."""
+    from space import similarity as similarity_tab
+
+    return round(similarity_tab.compare("Una frase", "Otra frase")[0], 1)
+
+
 @pytest.mark.parametrize(
     ("api", "args", "message"),
     [
@@ -212,7 +220,9 @@ def test_bad_input_is_a_clear_error_and_server_keeps_serving(client, capfd, api,
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name=api)
     assert "Traceback" not in capfd.readouterr().err  # a visitor's mistake is one log line, not a bug
-    assert client.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 5.0
+    assert client.predict("Una frase", "Otra frase", api_name="/similarity")[0] == pytest.approx(
+        _expected_sts()
+    )
 
 
 def test_huge_texts_and_lone_surrogates_are_served(client):
@@ -299,7 +309,7 @@ def test_nan_numbers_and_lone_surrogates_sent_over_http_get_clear_answers(served
     event, data = _call_over_http(served_app, "/duplicates", '{"data": [NaN, null, null]}')
     assert event == "error" and "El umbral debe ser un número" in data["error"]
     event, data = _call_over_http(served_app, "/similarity", '{"data": ["hola \\ud800 mundo", "hola mundo"]}')
-    assert event == "complete" and 0 <= data[0] <= 5  # the lone surrogate (a JSON escape) is dropped
+    assert event == "complete" and data[0] == 5.0  # the lone surrogate is dropped: the same text, read 5/5
 
 
 def test_the_queue_is_the_only_way_in(served_app):
@@ -337,7 +347,9 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
         assert inside.wait(60)
         started = time.perf_counter()
         assert len(searcher.predict("sequía", 3, api_name="/search")[0]["data"]) == 3
-        assert searcher.predict("Una frase", "Otra frase", api_name="/similarity")[0] <= 5
+        assert searcher.predict("Una frase", "Otra frase", api_name="/similarity")[0] == pytest.approx(
+            _expected_sts()
+        )
         waited = time.perf_counter() - started
     finally:
         release.set()
