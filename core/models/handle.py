@@ -70,7 +70,12 @@ class ModelHandle:
         try:
             ready = ready_backend(self.reference, self.fingerprint)
             if ready != "torch" and self._serving is None and self.asked == "auto":
-                self.swap(variant(self.reference, self.fingerprint, ready))
+                fast = variant(self.reference, self.fingerprint, ready)
+                with self._bulk_lock:  # the warm-up may have swapped in its choice meanwhile: it wins
+                    if self._serving is not None:
+                        return self.backend
+                    self._serving, self._bulk = fast, None
+                logger.info("%s now serves on %s", self.spec, self.backend)
         except Exception as err:  # a broken build folder: fp32 keeps serving, the warm-up rebuilds it
             logger.warning("Could not load the ready %s variant (%s); serving torch fp32", self.spec, err)
         return self.backend
