@@ -6,11 +6,11 @@ See ``assets/README.md`` for provenance, license and schema.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 
 from core.paths import ASSETS_DIR
+from core.tables import TableError, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +26,12 @@ STS_FIELDS = ("sentence1", "sentence2", "score")
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """Read a JSON Lines file; blank lines are skipped, a broken line names its number."""
-    rows = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{number}: not valid JSON ({err.msg})") from err
-    return rows
+    """Read a bundled JSON Lines file with the project's one reader (``core.tables``); a broken line
+    names its number."""
+    try:
+        return read_table(path).rows
+    except TableError as err:
+        raise ValueError(f"{path}:{err.line}: not valid ({err.code}: {err.detail})") from err
 
 
 def load_news() -> list[dict]:
