@@ -732,3 +732,16 @@ def test_early_stopping_and_interpolation_in_a_run(_tiny_model_master, tmp_path)
     if kept == 0.0:  # the base itself
         base = SentenceTransformer(str(_tiny_model_master), device="cpu").state_dict()
         assert all(torch.equal(final.state_dict()[n], v) for n, v in base.items())
+
+
+def test_another_rank_preparing_the_data_is_no_reason_to_refuse_the_folder(tmp_path):
+    """Regression (seen once in CI with torchrun): rank 1 planned the folder while rank 0 was staging the
+    prepared data in ``.data-…`` beside it, read that as an unrelated file and exited."""
+    output = tmp_path / "run"
+    (output / ".data-k2j4").mkdir(parents=True)
+    (output / ".write-test-x1").write_text("")
+    (output / "data").mkdir()
+    assert plan_output_dir(output, None, overwrite=False) is None
+    (output / "notas.txt").write_text("mine")
+    with pytest.raises(OutputDirError, match="is not empty .notas.txt."):
+        plan_output_dir(output, None, overwrite=False)
