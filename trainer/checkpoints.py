@@ -135,7 +135,8 @@ def plan_output_dir(output_dir: Path, resume_from_checkpoint: str | None, overwr
     others = sorted(
         p.name
         for p in (output_dir.iterdir() if output_dir.is_dir() else [])
-        if p.name not in PRE_CHECKPOINT_FILES and not _CHECKPOINT.match(p.name)
+        if p.name not in PRE_CHECKPOINT_FILES
+        and not _CHECKPOINT.match(p.name)
         # ours, in flight: another rank's staging folder (".data-…") or write test (".write-test-…")
         and not p.name.startswith(".")
     )
