@@ -166,27 +166,21 @@ def check_variant(model, fingerprint: str, name: str, check: QualityCheck | None
 
 
 def worth_building(model, texts: int) -> bool:
-    """Whether a job of ``texts`` texts repays building and checking the best variant: from the measured
-    ranking when there is one (build time against the time saved), else ``DEFAULT_BREAK_EVEN``."""
-    verdict = read_json(ranking_path(model))
-    rows, order = verdict.get("candidates", {}), verdict.get("order", [])
-    best = next((name for name in order if name != "torch"), None)
-    try:
-        saved = 1 / rows["torch"]["sentences_per_s"] - 1 / rows[best]["sentences_per_s"]
-        cost = rows[best]["seconds"]
-        return saved > 0 and texts * saved > cost
-    except (KeyError, TypeError, ZeroDivisionError):
-        return texts >= DEFAULT_BREAK_EVEN
+    """Whether a job of ``texts`` texts repays building and checking the best variant."""
+    limit = break_even(model)
+    return texts >= DEFAULT_BREAK_EVEN if limit is None else texts > limit
 
 
 def break_even(model) -> float | None:
-    """Texts from which building repays itself, from the measured ranking (None: not measured)."""
+    """Texts from which building and checking the best variant repays itself, from the measured ranking
+    (its build and check time against the time saved per text); infinite when no variant is faster than
+    fp32, None when nothing is measured."""
     verdict = read_json(ranking_path(model))
     rows, order = verdict.get("candidates", {}), verdict.get("order", [])
     best = next((name for name in order if name != "torch"), None)
     try:
         saved = 1 / rows["torch"]["sentences_per_s"] - 1 / rows[best]["sentences_per_s"]
-        return rows[best]["seconds"] / saved if saved > 0 else None
+        return rows[best]["seconds"] / saved if saved > 0 else float("inf")
     except (KeyError, TypeError, ZeroDivisionError):
         return None
 

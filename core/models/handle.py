@@ -55,9 +55,12 @@ class ModelHandle:
         """What actually serves: one of ``core.models.backends.BACKENDS`` but ``auto``."""
         return backend_name(self.model)
 
-    def swap(self, model) -> None:
-        """Serve ``model`` from the next request on (a request under way finishes on the old one)."""
+    def swap(self, model, only_over_fp32: bool = False) -> None:
+        """Serve ``model`` from the next request on (a request under way finishes on the old one);
+        ``only_over_fp32``: unless another variant was swapped in meanwhile (it wins)."""
         with self._bulk_lock:
+            if only_over_fp32 and self._serving is not None:
+                return
             self._serving, self._bulk = model, None
         logger.info("%s now serves on %s", self.spec, self.backend)
 
@@ -70,12 +73,7 @@ class ModelHandle:
         try:
             ready = ready_backend(self.reference, self.fingerprint)
             if ready != "torch" and self._serving is None and self.asked == "auto":
-                fast = variant(self.reference, self.fingerprint, ready)
-                with self._bulk_lock:  # the warm-up may have swapped in its choice meanwhile: it wins
-                    if self._serving is not None:
-                        return self.backend
-                    self._serving, self._bulk = fast, None
-                logger.info("%s now serves on %s", self.spec, self.backend)
+                self.swap(variant(self.reference, self.fingerprint, ready), only_over_fp32=True)
         except Exception as err:  # a broken build folder: fp32 keeps serving, the warm-up rebuilds it
             logger.warning("Could not load the ready %s variant (%s); serving torch fp32", self.spec, err)
         return self.backend
