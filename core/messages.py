@@ -31,7 +31,6 @@ FILE_TOO_LARGE = "{name} ocupa {megabytes:.1f} MB; el máximo es 10 MB. Divide e
 BINARY_FILE = "{name} es un archivo binario, no texto: sube texto UTF-8."
 NOT_UTF8 = "{name} no está en UTF-8: guárdalo como texto UTF-8 y vuelve a subirlo."
 FILE_UNREADABLE = "No se pudo leer {name} ({error}): vuelve a subirlo."
-UNREADABLE_VALUE = "{name} tiene un valor que no se puede leer ({error}): corrígelo y vuelve a subirlo."
 CSV_UNREADABLE = (
     "{name}: el CSV no se puede leer ({error}). Revisa las comillas: un texto con comas o "
     "saltos de línea va entre comillas dobles."
@@ -46,6 +45,11 @@ BAD_JSON_LINE = (
 )
 BAD_JSON = "{name}: JSON no válido en la línea {line} ({error})."
 JSON_MISSING_COMMA = "{name}: JSON no válido en la línea {line} (falta una coma o el cierre ']')."
+NUMBER_TOO_LONG = "{name} tiene un número de miles de cifras: córtalo o ponlo entre comillas como texto."
+FIELD_TOO_LONG = (
+    "{name}: un campo de la fila de la línea {line} ocupa más de 128 KB; seguramente falta cerrar "
+    "unas comillas dobles. Ciérralas (o divide el texto) y vuelve a subirlo."
+)
 JSON_TOO_DEEP = "{name} tiene JSON anidado a demasiada profundidad: cada fila debe ser un objeto plano."
 TOO_MANY_ROWS = "{name} tiene más de {maximum} filas (el máximo): súbelo en partes."
 NO_ROWS = "{name} no tiene filas: necesita una columna de texto ({columns})."

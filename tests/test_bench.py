@@ -88,7 +88,7 @@ def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
         http = [load_test(url, 2, 2, endpoint, transport="http") for endpoint in ("/similarity", "/search")]
     finally:
         stop_app(process)
-    assert seconds > 0 and first_map > 0 and process.poll() is not None
+    assert process.poll() is not None
     assert result["requests"] == 6 and result["errors"] == 0 and 0 < result["p50_ms"] <= result["p95_ms"]
     assert search["errors"] == 0
     assert [(r["transport"], r["requests"], r["errors"]) for r in http] == [("http", 4, 0)] * 2
@@ -99,6 +99,7 @@ def test_app_load_test_against_the_real_server(_tiny_model_master, tmp_path):
         "cold_start_with_cache_s": seconds, "first_similarity_with_cache_s": seconds + 1,
         "first_cluster_map_s": first_map, "load": [result, *http]}})  # fmt: skip
     assert "| with cache |" in table and "| /search | http | 2 | 4 |" in table
+    assert f"| with cache | {seconds:.1f} |" in table and f"{first_map * 1000:.0f} ms" in table
 
 
 def test_the_upload_benchmark_sends_distinct_real_texts_of_several_lengths():

@@ -107,14 +107,14 @@ def test_long_texts_are_cut_with_a_note(tmp_path):
         ("latin1.txt", "canción".encode("latin-1"), "no está en UTF-8"),
         ("datos.pdf", b"%PDF-1.4", "tipo de archivo no admitido"),
         ("torcido.csv", "title,text\nUno,texto uno\nDos,texto, sin comillas\n", "línea 3 tiene 3 campos"),
-        ("enorme.csv", 'text\n"' + "x" * 200_000 + '"\n', "el CSV no se puede leer"),
-        ("abierta.csv", 'text\n"sin cerrar\n' + "más texto\n" * 20_000, "el CSV no se puede leer"),
+        ("enorme.csv", 'text\nuno\n"' + "x" * 200_000 + '"\n', "línea 3 ocupa más de 128 KB"),
+        ("abierta.csv", 'text\n"sin cerrar\n' + "más texto\n" * 20_000, "falta cerrar unas comillas"),
         ("anidado.json", "[" * 100_000 + "]" * 100_000, "anidado"),
         ("anidado.jsonl", '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "anidado"),
         ("roto.jsonl", '{"text": "bien"}\n{"text": \n', "línea 2 no es JSON válido"),
         ("roto.json", '[{"text": "bien"},', "JSON no válido"),
         ("sin-coma.json", '[{"text": "a"} {"text": "b"}]', "falta una coma"),
-        ("numero.jsonl", '{"text": ' + "1" * 5000 + "}\n", "un valor que no se puede leer"),
+        ("numero.jsonl", '{"text": ' + "1" * 5000 + "}\n", "número de miles de cifras"),
     ],
 )  # fmt: skip
 def test_every_broken_file_is_a_spanish_message(tmp_path, name, content, message):

@@ -57,6 +57,29 @@ def test_pairs_file_to_stdout(tiny_model_dir, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[1].startswith("Uno\tDos\t")
 
 
+def test_an_sts_table_is_a_pairs_file_through_the_one_reader(tiny_model_dir, tmp_path, capsys):
+    """The same pairs as a ';' CSV with a byte-order mark and as a JSON array: the same two rows."""
+    csv_file = tmp_path / "sts.csv"
+    csv_file.write_text("\ufeffSentence1;Sentence2;score\nUno;Dos;4\nTres;Cuatro;1\n", encoding="utf-8")
+    json_file = tmp_path / "sts.json"
+    json_file.write_text(
+        '[{"sentence1": "Uno", "sentence2": "Dos"}, {"sentence1": "Tres", "sentence2": "Cuatro"}]'
+    )
+    printed = []
+    for path in (csv_file, json_file):
+        assert main(["--model", str(tiny_model_dir), "--file", str(path)]) == 0
+        printed.append(capsys.readouterr().out)
+    assert printed[0] == printed[1]
+    assert [line.split("\t")[:2] for line in printed[0].splitlines()[1:]] == [
+        ["Uno", "Dos"],
+        ["Tres", "Cuatro"],
+    ]
+    bad = tmp_path / "sin.csv"
+    bad.write_text("a,b\n1,2\n", encoding="utf-8")
+    assert main(["--model", str(tiny_model_dir), "--file", str(bad)]) == 2
+    assert "needs columns sentence1 and sentence2" in capsys.readouterr().err
+
+
 def test_embed_writes_npy(tiny_model_dir, tmp_path):
     sentences = tmp_path / "frases.txt"
     sentences.write_text("Primera frase\nSegunda frase\n\nTercera\n", encoding="utf-8")

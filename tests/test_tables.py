@@ -91,3 +91,15 @@ def test_the_row_cap_and_the_separator_rule(tmp_path):
     assert len(read_table(path).rows) == 30
     assert separator("a;b;c", ".csv") == ";" and separator("a,b;c", ".csv") == ","
     assert separator("a\tb", ".csv") == "\t" and separator("a,b", ".tsv") == "\t"
+
+
+def test_the_search_upload_reads_through_the_same_reader(tmp_path):
+    """Separator, byte-order mark, pretty JSON arrays: a corpus upload reads what the STS reader reads."""
+    from core.corpora.corpus import read_upload
+
+    for name, content in _files(tmp_path).items():
+        path = tmp_path / name
+        path.write_text(content.replace("sentence1", "text").replace("Sentence1", "Text"), encoding="utf-8")
+        table = read_table(path)
+        column = table.columns[0]
+        assert [item["body"] for item in read_upload(path).items] == [r[column] for r in table.rows], name

@@ -64,7 +64,6 @@ def test_run_writes_final_metrics_and_record(finished_run):
         assert metrics[split]["sts-test_spearman_cosine"] == pytest.approx(
             again["metrics"]["spearman_cosine"], abs=1e-3
         )
-        assert 0 <= metrics[split]["retrieval-test_cosine_mrr@10"] <= 1
     assert metrics["test"] != metrics["baseline_test"]  # training changed the model
     assert metrics["best_checkpoint"].endswith(("checkpoint-3", "checkpoint-6"))
     run = json.loads((output / "run.json").read_text())

@@ -22,6 +22,7 @@ from core.models.backends import BACKENDS
 from core.models.builtin import BUILTIN_E5_SMALL
 from core.models.handle import load_handle
 from core.models.similarity import score_pairs
+from core.tables import TableError, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--file", type=Path, help="a file of sentence pairs, one pair per line, separated by a tab"
+        "--file",
+        type=Path,
+        help="a file of sentence pairs: two sentences per line separated by a tab, or a CSV / TSV / JSONL "
+        "table with columns sentence1 and sentence2",
     )
     source.add_argument(
         "--embed", type=Path, help="a file of sentences, one per line, to embed into a .npy file"
@@ -71,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """Read tab-separated sentence pairs; blank lines are skipped."""
+    """Read sentence pairs: a CSV / TSV / JSONL / JSON table with columns ``sentence1`` and ``sentence2``
+    (the one reader, ``core.tables``; an STS file works as it is), or header-less lines of two sentences
+    separated by a tab. Blank lines are skipped."""
+    header = _read_text(path).split("\n", 1)[0].lower()
+    if path.suffix.lower() in (".csv", ".json", ".jsonl") or (
+        "sentence1" in header and "sentence2" in header
+    ):
+        return _table_pairs(path)
     pairs = []
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
@@ -84,6 +95,23 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
         pairs.append((fields[0].strip(), fields[1].strip()))
     if not pairs:
         raise InputError(f"{path} has no sentence pairs: write one pair per line, tab-separated.")
+    return pairs
+
+
+def _table_pairs(path: Path) -> list[tuple[str, str]]:
+    try:
+        table = read_table(path)
+    except TableError as err:
+        raise InputError(f"{path} cannot be read as a table: {err}") from None
+    columns = {name.strip().lower(): name for name in table.columns}
+    if "sentence1" not in columns or "sentence2" not in columns:
+        raise InputError(f"{path} needs columns sentence1 and sentence2; it has: {', '.join(table.columns)}.")
+    pairs = []
+    for row, line in zip(table.rows, table.lines, strict=True):
+        a, b = (str(row.get(columns[c]) or "").strip() for c in ("sentence1", "sentence2"))
+        if not a or not b:
+            raise InputError(f"{path}:{line}: both sentence1 and sentence2 must be non-empty.")
+        pairs.append((a, b))
     return pairs
 
 

@@ -11,11 +11,8 @@ decoded text, rows) outlives it.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,7 +26,7 @@ from core.corpora.data import load_news
 from core.corpora.text import cap_text, clean_text, thousands
 from core.errors import CorpusError
 from core.models.fingerprint import data_fingerprint
-from core.tables import separator
+from core.tables import TableError, iter_rows, looks_binary
 
 CORPUS_ENV = "CORPUS"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -51,8 +48,6 @@ SECTION_COLUMNS = (
 )
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".txt")
 SOURCES = ("bundled", "env", "upload")
-_DECODER = json.JSONDecoder()
-_SPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,132 +169,84 @@ def read_upload(path: str | Path, name: str | None = None) -> Corpus:
 def parse_corpus_file(
     path: Path, name: str, max_rows: int | None = MAX_UPLOAD_ROWS
 ) -> tuple[list[dict], tuple[str, ...]]:
-    """Items and reading notes of a CSV / TSV / JSONL / JSON / TXT file, read as a stream.
+    """Items and reading notes of a CSV / TSV / JSONL / JSON / TXT file, read as a stream by the one
+    reader (``core.tables.iter_rows``; a ``.txt`` holds one text per line).
 
     ``max_rows`` ``None`` lifts the size and row limits (a file the operator chose, not a visitor).
     """
-    problem = None
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CorpusError(messages.UNSUPPORTED_FILE_TYPE.format(name=name))
+    limit = MAX_UPLOAD_BYTES if max_rows is not None else None
     try:
-        return _parse(path, name, max_rows)
+        if suffix == ".txt":
+            rows = _text_lines(path, limit)
+        else:
+            rows = (_as_row(value) for _, value in iter_rows(path, suffix, max_bytes=limit))
+        return normalise_rows(rows, name, max_rows)
     except CorpusError as err:
         problem = str(err)
-    except csv.Error as err:
-        problem = messages.CSV_UNREADABLE.format(name=name, error=err)
-    except UnicodeDecodeError:
-        problem = messages.NOT_UTF8.format(name=name)
-    except ValueError as err:  # e.g. an integer of over 4,300 digits in JSON
-        problem = messages.UNREADABLE_VALUE.format(name=name, error=str(err)[:120])
-    except RecursionError:
-        problem = messages.JSON_TOO_DEEP.format(name=name)
-    except OSError as err:
-        problem = messages.FILE_UNREADABLE.format(name=name, error=err.strerror or err)
+    except TableError as err:
+        problem = _table_message(err, name)
     # Raised here, outside the handlers: the new error carries no context, so nothing of the parse
     # (bytes, decoded text, rows) stays reachable from it.
     raise CorpusError(problem)
 
 
-def _parse(path: Path, name: str, max_rows: int | None) -> tuple[list[dict], tuple[str, ...]]:
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise CorpusError(messages.UNSUPPORTED_FILE_TYPE.format(name=name))
-    size = path.stat().st_size
-    if max_rows is not None and size > MAX_UPLOAD_BYTES:
-        raise CorpusError(messages.FILE_TOO_LARGE.format(name=name, megabytes=size / 2**20))
-    with path.open("rb") as raw:
-        if _looks_binary(raw.read(4096)):
-            raise CorpusError(messages.BINARY_FILE.format(name=name))
-        raw.seek(0)
-        stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        return normalise_rows(_rows(stream, suffix, name), name, max_rows)
-
-
-def _rows(stream: io.TextIOBase, suffix: str, name: str) -> Iterator[object]:
-    if suffix == ".txt":
-        yield from ({"body": line} for line in stream if line.strip())
-    elif suffix in (".json", ".jsonl"):
-        yield from (_as_row(item) for item in _json_values(stream, suffix, name))
-    else:
-        yield from _csv_rows(stream, "\t" if suffix == ".tsv" else _csv_delimiter(stream), name)
+def _text_lines(path: Path, limit: int | None) -> Iterator[dict]:
+    """The lines of a ``.txt`` as texts, with the one reader's checks (size, binary, UTF-8)."""
+    problem = None
+    try:
+        if limit is not None and path.stat().st_size > limit:
+            raise TableError("too_big", path, detail=str(path.stat().st_size))
+        with path.open("rb") as raw:
+            if looks_binary(raw.read(4096)):
+                raise TableError("binary", path)
+            raw.seek(0)
+            for line in io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""):
+                if line.strip():
+                    yield {"body": line}
+        return
+    except UnicodeDecodeError:
+        problem = TableError("encoding", path)
+    except OSError as err:
+        problem = TableError("unreadable", path, detail=str(err.strerror or err))
+    raise problem
 
 
 def _as_row(item: object) -> object:
     return {"body": item} if isinstance(item, str) else item  # a list of strings is a list of texts
 
 
-def _json_values(stream: io.TextIOBase, suffix: str, name: str) -> Iterator[object]:
-    """The rows of a JSON array (decoded one at a time: a 10 MB array never becomes 260 MB of objects
-    at once), of one JSON object, or of JSON Lines."""
-    text = stream.read()
-    start = _SPACE.match(text).end()
-    if suffix == ".json" and text.startswith("[", start):
-        yield from _json_array(text, start + 1, name)
-        return
-    if suffix == ".json" and _is_one_value(text, start):
-        yield _DECODER.raw_decode(text, start)[0]  # one object, maybe pretty-printed
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CorpusError(
-                    messages.BAD_JSON_LINE.format(name=name, line=number, error=err.msg)
-                ) from None
-
-
-def _is_one_value(text: str, start: int) -> bool:
-    try:
-        _, end = _DECODER.raw_decode(text, start)
-    except json.JSONDecodeError:
-        return False
-    return _SPACE.match(text, end).end() == len(text)
-
-
-def _json_array(text: str, position: int, name: str) -> Iterator[object]:
-    while True:
-        position = _SPACE.match(text, position).end()
-        if text.startswith("]", position):
-            return
-        try:
-            value, position = _DECODER.raw_decode(text, position)
-        except json.JSONDecodeError as err:
-            raise CorpusError(messages.BAD_JSON.format(name=name, line=err.lineno, error=err.msg)) from None
-        yield value
-        position = _SPACE.match(text, position).end()
-        if text.startswith(",", position):
-            position += 1
-        elif not text.startswith("]", position):
-            line = text.count("\n", 0, position) + 1
-            raise CorpusError(messages.JSON_MISSING_COMMA.format(name=name, line=line))
-
-
-def _csv_delimiter(stream: io.TextIOBase) -> str:
-    """The project's one separator rule (``core.tables.separator``) on the header line."""
-    header = stream.readline()
-    stream.seek(0)
-    return separator(header, ".csv")
-
-
-def _csv_rows(stream: io.TextIOBase, delimiter: str, name: str) -> Iterator[dict]:
-    reader = csv.reader(stream, delimiter=delimiter)
-    header = next(reader, None)
-    if not header:
-        return
-    header = [clean_text(column).lower() for column in header]
-    for row in reader:
-        if not any(field.strip() for field in row):
-            continue  # blank lines are not rows
-        if len(row) > len(header):
-            raise CorpusError(
-                messages.RAGGED_ROW.format(
-                    name=name,
-                    line=reader.line_num,
-                    fields=len(row),
-                    columns=len(header),
-                    separator="tabuladores" if delimiter == "\t" else "comas",
-                )
-            )
-        yield dict(zip(header, row, strict=False))
+def _table_message(err: TableError, name: str) -> str:
+    """The Spanish for a ``TableError`` of the one reader: what is wrong and what to fix."""
+    facts = {"name": name, "line": err.line, "error": err.detail}
+    if err.code == "too_big":
+        return messages.FILE_TOO_LARGE.format(name=name, megabytes=int(err.detail) / 2**20)
+    if err.code == "ragged":
+        return messages.RAGGED_ROW.format(
+            **facts,
+            fields=err.facts["fields"],
+            columns=err.facts["columns"],
+            separator="tabuladores" if err.facts["delimiter"] == "\t" else "comas",
+        )
+    if err.code == "missing":
+        return messages.FILE_UNREADABLE.format(name=name, error="no existe")
+    if err.code == "json" and err.line is not None and not err.facts.get("array"):
+        return messages.BAD_JSON_LINE.format(**facts)
+    wording = {
+        "type": messages.UNSUPPORTED_FILE_TYPE,
+        "binary": messages.BINARY_FILE,
+        "encoding": messages.NOT_UTF8,
+        "json": messages.BAD_JSON,
+        "json_comma": messages.JSON_MISSING_COMMA,
+        "too_deep": messages.JSON_TOO_DEEP,
+        "value": messages.NUMBER_TOO_LONG,
+        "csv": messages.CSV_UNREADABLE,
+        "field_too_long": messages.FIELD_TOO_LONG,
+        "unreadable": messages.FILE_UNREADABLE,
+    }
+    return wording.get(err.code, messages.FILE_UNREADABLE).format(**facts)
 
 
 def normalise_rows(
@@ -349,10 +296,3 @@ def normalise_rows(
     if len(items) < len(dicts):
         notes.append(messages.ROWS_SKIPPED.format(count=len(dicts) - len(items)))
     return items, tuple(notes)
-
-
-def _looks_binary(head: bytes) -> bool:
-    """Several control bytes (other than tab and newlines), over 5% of the start: an image, a PDF, a
-    zip. A stray NUL in text is not enough; it is stripped with the other control characters."""
-    controls = sum(byte < 9 or 13 < byte < 32 for byte in head)
-    return controls >= 4 and controls > 0.05 * len(head)

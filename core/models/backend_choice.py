@@ -16,6 +16,11 @@ best variant that is already built and checked (``ready_backend``), else on torc
 only for a job large enough to repay it (``worth_building``), or in the app's background after it serves
 (``prepare_backend``). Figures (evaluation, calibration, training) always run on torch fp32 unless told
 otherwise: they never depend on this choice.
+
+These are records, not caches: a measurement is a job someone starts (the warm-up, ``benchmarks
+backends``), never a side effect of a read, and several processes merge their verdicts into one file under
+a lock (``_update``). So they are not kept through ``core.cache.on_disk`` ("read back, else compute"),
+which the derived arrays and results use.
 """
 
 from __future__ import annotations
