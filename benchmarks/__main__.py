@@ -18,6 +18,14 @@ COMMANDS = {
     ),
     "embed": ("benchmarks.embed", "a visitor's upload through the running app: seconds and texts per second"),
     "visitors": ("benchmarks.visitors", "many visitors at once on the running app: latency, memory"),
+    "keywords": (
+        "benchmarks.keywords",
+        "rebuild the bundled keyword-query set",
+    ),
+    "fusion": (
+        "benchmarks.fusion",
+        "dense, BM25 and hybrid search on the bundled query sets",
+    ),
     "calibration": ("benchmarks.calibration", "the error of the 0–5 similarity reading on held-out pairs"),
 }
 

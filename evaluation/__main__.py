@@ -6,6 +6,8 @@ Examples::
     python -m evaluation sts --model builtin:multilingual-e5-small --model runs/demo/final \\
         --dataset bundled:test --output results/
     python -m evaluation retrieval --model builtin:multilingual-e5-small --dataset bundled
+    python -m evaluation retrieval --dataset bundled:keywords --dataset bundled:retold \\
+        --search dense --search bm25 --search hybrid
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from core.cli import dispatch
+from core.corpora.search import MODES as SEARCH_MODES
 from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS
 from core.models.builtin import BUILTIN_E5_SMALL
 from core.models.loader import model_path, resolve_spec
@@ -24,6 +27,7 @@ from evaluation.datasets import (
     STS_SPECS,
     load_retrieval_dataset,
     load_sts_dataset,
+    with_distractors,
 )
 from evaluation.report import markdown_table, write_outputs
 from evaluation.runner import run_retrieval, run_sts
@@ -66,6 +70,19 @@ def build_parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     else:
         parser.add_argument("--limit", type=int, default=None, help="use only the first N query/body pairs")
+        parser.add_argument(
+            "--search",
+            action="append",
+            choices=SEARCH_MODES,
+            default=None,
+            help="repeatable: rank by meaning (dense, the default), by words (bm25) or both (hybrid, the "
+            "Space's search)",
+        )
+        parser.add_argument(
+            "--distractors",
+            default=None,
+            help="extra passages that answer no query: bundled (the bundled bodies) or a JSONL/CSV/TSV file",
+        )
     return parser
 
 
@@ -102,8 +119,16 @@ def _measure(command: str, argv: list[str]) -> int:
             for d in datasets
         ]
     else:
-        datasets = [load_retrieval_dataset(name, args.limit) for name in dataset_specs]
-        records = [run_retrieval(s, d, not args.no_cache, args.backend) for s in specs for d in datasets]
+        datasets = [
+            with_distractors(load_retrieval_dataset(name, args.limit), args.distractors)
+            for name in dataset_specs
+        ]
+        records = [
+            run_retrieval(s, d, not args.no_cache, args.backend, mode)
+            for s in specs
+            for d in datasets
+            for mode in args.search or ["dense"]
+        ]
     print(markdown_table(records))
     if args.output:
         for path in write_outputs(records, args.output):

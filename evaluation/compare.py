@@ -8,6 +8,8 @@ Examples::
         --dataset bundled:test --output results/compare
     python -m evaluation compare --task retrieval --model A --model B --dataset noticias.jsonl \\
         --distractors bundled
+    python -m evaluation compare --task retrieval --model builtin:multilingual-e5-small \\
+        --model builtin:multilingual-e5-small --search dense --search hybrid --dataset bundled:keywords
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.corpora.search import MODES as SEARCH_MODES
 from core.errors import WorkbenchError
 from core.io import write_file_atomically
 from core.models.backend_choice import require_named
@@ -53,17 +56,20 @@ def compare_retrieval(
     n_resamples: int = 2000,
     seed: int = 0,
     backend: str = FIGURE_BACKEND,
+    search: tuple[str, str] = ("dense", "dense"),
 ) -> dict:
     """MRR@10 of B minus that of A on the same queries (each query's reciprocal rank, paired), both
-    models on ``backend``."""
+    models on ``backend``, each side ranking by its own ``search`` (the same model twice with two
+    searches compares the searches)."""
     dataset = with_distractors(load_retrieval_dataset(dataset_spec), distractors)
     require_named(backend)
     handles = [get_handle(spec, backend=backend) for spec in (spec_a, spec_b)]
-    a, b = (reciprocal_ranks(handle.model, dataset) for handle in handles)
+    a, b = (reciprocal_ranks(h.model, dataset, search=mode) for h, mode in zip(handles, search, strict=True))
     result = paired_mean_difference(a, b, n_resamples, seed)
     record = comparison_record("mrr@10", "retrieval", spec_a, spec_b, dataset.name, result)
     used = {"backend_a": handles[0].backend, "backend_b": handles[1].backend}
-    return record | {"corpus_size": len(dataset.corpus)} | used
+    modes = {"search_a": search[0], "search_b": search[1]}
+    return record | {"corpus_size": len(dataset.corpus)} | used | modes
 
 
 def comparison_record(metric: str, task: str, spec_a: str, spec_b: str, dataset: str, result: dict) -> dict:
@@ -89,8 +95,15 @@ def comparison_record(metric: str, task: str, spec_a: str, spec_b: str, dataset:
 def verdict(record: dict) -> str:
     """The answer in one paragraph."""
     low, high = record["ci95"]
+    searches = (
+        f" (search: A {record['search_a']}, B {record['search_b']})"
+        if record.get("search_a", "dense") != record.get("search_b", "dense")
+        else f" (search: {record['search_a']})"
+        if "search_a" in record
+        else ""
+    )
     numbers = (
-        f"{record['metric']} on {record['dataset']}: A {record['a']:.4f}, B {record['b']:.4f}; "
+        f"{record['metric']} on {record['dataset']}{searches}: A {record['a']:.4f}, B {record['b']:.4f}; "
         f"B − A = {record['delta']:+.4f} (95 % CI [{low:+.4f}, {high:+.4f}], p = {record['p_value']:.3g}, "
         f"n = {record['n']}, paired BCa bootstrap"
         + (
@@ -125,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--distractors", default=None, help="retrieval only: bundled, or a JSONL/CSV/TSV file"
     )
+    parser.add_argument(
+        "--search",
+        action="append",
+        choices=SEARCH_MODES,
+        default=None,
+        help="retrieval only: dense (default), bm25 or hybrid; once for both sides, or twice (A, then B) "
+        "like --model",
+    )
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument(
@@ -143,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--bootstrap needs at least 100 resamples")
     if args.distractors and args.task != "retrieval":
         parser.error("--distractors is for --task retrieval")
+    if args.search and args.task != "retrieval":
+        parser.error("--search is for --task retrieval")
+    if args.search and len(args.search) > 2:
+        parser.error("give --search once (both sides) or twice (A, then B)")
+    search = tuple(args.search * 2)[:2] if args.search else ("dense", "dense")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     spec_a, spec_b = (resolve_spec(spec) for spec in args.model)
     try:
@@ -161,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.bootstrap,
                 args.seed,
                 args.backend,
+                search,
             )
     except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -12,14 +12,20 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.corpora.data import load_news, load_news_duplicates, load_sts, load_stsb_multi_mt
+from core.corpora.data import (
+    load_news,
+    load_news_duplicates,
+    load_news_keywords,
+    load_sts,
+    load_stsb_multi_mt,
+)
 from core.corpora.text import clean_text
 from core.errors import WorkbenchError
 from core.models.fingerprint import data_fingerprint
 from core.tables import Table, TableError, read_table
 
 STS_SPECS = ("bundled:test", "bundled:dev", "stsb_multi_mt:es:test", "stsb_multi_mt:es:dev")
-RETRIEVAL_SPECS = ("bundled", "cc-news-es:test", "mlsum:es:test")
+RETRIEVAL_SPECS = ("bundled", "bundled:keywords", "bundled:retold", "cc-news-es:test", "mlsum:es:test")
 RETRIEVAL_FILE_SUFFIXES = (".jsonl", ".csv", ".tsv")
 # (query column, passage column) pairs a local retrieval file may use, in order of preference
 RETRIEVAL_COLUMNS = (("query", "positive"), ("title", "body"), ("title", "text"), ("output_text", "text"))
@@ -182,6 +188,10 @@ def load_retrieval_dataset(spec: str, limit: int | None = None) -> RetrievalData
     """Headlines as queries, bodies as the corpus. ``limit`` keeps the first N pairs."""
     if spec == "bundled":
         return _bundled_retrieval(limit)
+    if spec == "bundled:keywords":
+        return _bundled_keywords(limit)
+    if spec == "bundled:retold":
+        return _bundled_retold(limit)
     path = Path(spec).expanduser()
     if path.suffix.lower() in RETRIEVAL_FILE_SUFFIXES:
         queries, passages = zip(*_retrieval_file_pairs(path), strict=True)
@@ -225,6 +235,38 @@ def _bundled_retrieval(limit: int | None) -> RetrievalDataset:
         queries={item["id"]: item["title"] for item in news},
         corpus={item["id"]: item["body"] for item in news},
         relevant=relevant,
+    )
+
+
+def _bundled_keywords(limit: int | None) -> RetrievalDataset:
+    """Queries typed as keywords (``assets/news_es_keywords.jsonl``) against every bundled body; a
+    retelling of the target (``news_es_duplicates.tsv``) counts as relevant too."""
+    news = load_news()
+    rows = load_news_keywords()[:limit] if limit else load_news_keywords()
+    retold = {}
+    for id_a, id_b in load_news_duplicates():
+        retold.setdefault(id_a, set()).add(id_b)
+        retold.setdefault(id_b, set()).add(id_a)
+    return RetrievalDataset(
+        name="bundled:keywords",
+        queries={f"k{i}": row["query"] for i, row in enumerate(rows)},
+        corpus={item["id"]: item["body"] for item in news},
+        relevant={f"k{i}": {row["id"], *retold.get(row["id"], ())} for i, row in enumerate(rows)},
+    )
+
+
+def _bundled_retold(limit: int | None) -> RetrievalDataset:
+    """A story's headline asks for its retelling, a body that says the same in other words
+    (``news_es_duplicates.tsv``); the first telling's own body is left out of the corpus."""
+    news = load_news()
+    pairs = load_news_duplicates()[:limit] if limit else load_news_duplicates()
+    firsts = {id_a for id_a, _ in load_news_duplicates()}
+    titles = {item["id"]: item["title"] for item in news}
+    return RetrievalDataset(
+        name="bundled:retold",
+        queries={id_a: titles[id_a] for id_a, _ in pairs},
+        corpus={item["id"]: item["body"] for item in news if item["id"] not in firsts},
+        relevant={id_a: {id_b} for id_a, id_b in pairs},
     )
 
 

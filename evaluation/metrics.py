@@ -226,8 +226,21 @@ def evaluate_sts(
     }
 
 
-def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32) -> dict:
-    """MRR@10, nDCG@10, Recall@1/5/10 and MAP@100 with the model's prompts where it defines them."""
+def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32, search: str = "dense") -> dict:
+    """MRR@10, nDCG@10, Recall@1/5/10 and MAP@100 with the model's prompts where it defines them:
+    through sentence-transformers' evaluator for ``dense``; for ``bm25`` and ``hybrid`` from the app's own
+    ranking (``ranked_rows``), with the same definitions."""
+    if search != "dense":
+        started = time.perf_counter()
+        metrics = ranked_metrics(dataset, ranked_rows(model, dataset, (search,), 100, batch_size)[search])
+        return {
+            "task": "retrieval",
+            "search": search,
+            "metrics": metrics,
+            "n": len(dataset.queries),
+            "corpus_size": len(dataset.corpus),
+            "encode_seconds": time.perf_counter() - started,
+        }
     evaluator = retrieval_evaluator(
         model,
         dataset,
@@ -247,6 +260,7 @@ def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32) -
     metrics = {name: float(raw[f"cosine_{name}"]) for name in RETRIEVAL_METRICS}
     return {
         "task": "retrieval",
+        "search": "dense",
         "metrics": metrics,
         "n": len(dataset.queries),
         "corpus_size": len(dataset.corpus),
@@ -254,29 +268,98 @@ def evaluate_retrieval(model, dataset: RetrievalDataset, batch_size: int = 32) -
     }
 
 
-def reciprocal_ranks(model, dataset: RetrievalDataset, k: int = 10, batch_size: int = 32) -> list[float]:
-    """Each query's reciprocal rank of its best relevant passage within the top ``k`` (0 beyond), with
-    the model's prompts as in ``evaluate_retrieval``: the per-query scores behind MRR@k, so that two
-    models can be compared query by query."""
+def ranked_rows(
+    model, dataset: RetrievalDataset, searches=("dense",), k: int = 100, batch_size: int = 32
+) -> dict[str, list[list[int]]]:
+    """Per way to search, each query's best ``k`` passages (indices into ``dataset.corpus``), best first:
+    by meaning (``dense``: the model's embeddings, with its prompts as in ``evaluate_retrieval``), by
+    words (``bm25``) or both (``hybrid``), ranked by the app's own search (``core.corpora.search.rank``).
+    The texts are encoded once for all of ``searches``."""
     import torch
 
+    from core.corpora.lexical import LexicalIndex
+    from core.corpora.search import MODES, POOL, rank
+
+    unknown = [search for search in searches if search not in MODES]
+    if unknown:
+        raise ValueError(f"Unknown search {unknown[0]!r}: use one of {', '.join(MODES)}.")
     query_prompt, document_prompt = prompt_names(model)
     query_ids, corpus_ids = list(dataset.queries), list(dataset.corpus)
+    texts = [dataset.queries[q] for q in query_ids]
     queries = model.encode(
-        [dataset.queries[q] for q in query_ids], prompt_name=query_prompt, batch_size=batch_size,
-        convert_to_tensor=True, normalize_embeddings=True,
-    )  # fmt: skip
+        texts,
+        prompt_name=query_prompt,
+        batch_size=batch_size,
+        convert_to_tensor=True,
+        normalize_embeddings=True,
+    )
     passages = model.encode(
         [dataset.corpus[c] for c in corpus_ids], prompt_name=document_prompt, batch_size=batch_size,
         convert_to_tensor=True, normalize_embeddings=True,
     )  # fmt: skip
-    top = torch.topk(queries @ passages.T, min(k, len(corpus_ids)), dim=1).indices.tolist()
-    ranks = []
-    for query, found in zip(query_ids, top, strict=True):
+    top = torch.topk(queries @ passages.T, min(max(k, POOL), len(corpus_ids)), dim=1)
+    dense = [
+        list(zip(rows, scores, strict=True))
+        for rows, scores in zip(top.indices.tolist(), top.values.tolist(), strict=True)
+    ]
+    lexical = None
+    if set(searches) - {"dense"}:
+        index = LexicalIndex.build([dataset.corpus[c] for c in corpus_ids])
+        lexical = [index.scores(text) for text in texts]
+    ranked = {}
+    for search in searches:
+        if search == "dense":
+            ranked[search] = [[row for row, _ in hits[:k]] for hits in dense]
+        else:
+            ranked[search] = [
+                [row for row, _, _ in rank(text, hits, scores, k, search)]
+                for text, hits, scores in zip(texts, dense, lexical, strict=True)
+            ]
+    return ranked
+
+
+def reciprocal_ranks(
+    model, dataset: RetrievalDataset, k: int = 10, batch_size: int = 32, search: str = "dense"
+) -> list[float]:
+    """Each query's reciprocal rank of its best relevant passage within the top ``k`` (0 beyond): the
+    per-query scores behind MRR@k, so that two models (or two ways to search) can be compared query by
+    query."""
+    return reciprocal_ranks_by_search(model, dataset, (search,), k, batch_size)[search]
+
+
+def reciprocal_ranks_by_search(
+    model, dataset: RetrievalDataset, searches, k: int = 10, batch_size: int = 32
+) -> dict[str, list[float]]:
+    """``reciprocal_ranks`` for several ways to search, the texts encoded once."""
+    corpus_ids = list(dataset.corpus)
+    result = {}
+    for search, lists in ranked_rows(model, dataset, searches, k, batch_size).items():
+        ranks = []
+        for query, found in zip(dataset.queries, lists, strict=True):
+            relevant = dataset.relevant.get(query, set())
+            hit = next((rank for rank, index in enumerate(found, 1) if corpus_ids[index] in relevant), None)
+            ranks.append(1.0 / hit if hit else 0.0)
+        result[search] = ranks
+    return result
+
+
+def ranked_metrics(dataset: RetrievalDataset, ranked: list[list[int]]) -> dict[str, float]:
+    """``RETRIEVAL_METRICS`` of ranked lists, defined as sentence-transformers' retrieval evaluator does."""
+    corpus_ids = list(dataset.corpus)
+    sums = dict.fromkeys(RETRIEVAL_METRICS, 0.0)
+    for query, found in zip(dataset.queries, ranked, strict=True):
         relevant = dataset.relevant.get(query, set())
-        hit = next((rank for rank, index in enumerate(found, start=1) if corpus_ids[index] in relevant), None)
-        ranks.append(1.0 / hit if hit else 0.0)
-    return ranks
+        hits = [corpus_ids[index] in relevant for index in found]
+        first = next((position for position, hit in enumerate(hits[:10], 1) if hit), None)
+        sums["mrr@10"] += 1 / first if first else 0.0
+        dcg = sum(1 / np.log2(position + 1) for position, hit in enumerate(hits[:10], 1) if hit)
+        ideal = sum(1 / np.log2(position + 1) for position in range(1, min(len(relevant), 10) + 1))
+        sums["ndcg@10"] += dcg / ideal if ideal else 0.0
+        for cut in (1, 5, 10):
+            sums[f"recall@{cut}"] += sum(hits[:cut]) / len(relevant) if relevant else 0.0
+        precisions = [sum(hits[:position]) / position for position, hit in enumerate(hits[:100], 1) if hit]
+        sums["map@100"] += sum(precisions) / min(100, len(relevant)) if relevant else 0.0
+    return {name: float(total / max(1, len(ranked))) for name, total in sums.items()}
 
 
 def _cosine(a, b):

@@ -39,12 +39,17 @@ def markdown_table(records: list[dict]) -> str:
         return ""
     task = records[0]["task"]
     columns = STS_COLUMNS if task == "sts" else RETRIEVAL_COLUMNS
-    header = ["model", "dataset"] + [label for _, label in columns]
+    header = ["model", "dataset"] + ([] if task == "sts" else ["search"]) + [label for _, label in columns]
     header += ["95% CI (Spearman cos)"] if task == "sts" else ["queries", "corpus"]
     header += ["backend", "encode s", "cached"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * (2 if task == "sts" else 3) + "---:|" * (len(header) - (2 if task == "sts" else 3)),
+    ]
     for record in records:
-        cells = [record["model"], record["dataset"]]
+        cells = [record["model"], record["dataset"]] + (
+            [] if task == "sts" else [record.get("search", "dense")]
+        )
         cells += [f"{record['metrics'].get(key, float('nan')):.4f}" for key, _ in columns]
         if task == "sts":
             cells.append(f"[{record['ci95'][0]:.4f}, {record['ci95'][1]:.4f}]")

@@ -98,10 +98,14 @@ def run_sts(
 
 
 def run_retrieval(
-    spec: str | None, dataset: RetrievalDataset, use_cache: bool = True, backend: str = FIGURE_BACKEND
+    spec: str | None,
+    dataset: RetrievalDataset,
+    use_cache: bool = True,
+    backend: str = FIGURE_BACKEND,
+    search: str = "dense",
 ) -> dict:
     """Retrieval evaluation record of one model on one dataset (see ``evaluate_retrieval``), cached; the
-    model runs on ``backend`` (torch fp32 by default)."""
+    model runs on ``backend`` (torch fp32 by default) and ranks by ``search`` (dense, bm25 or hybrid)."""
     spec = resolve_spec(spec)
     backend = require_named(backend)
     full, key = _describe(
@@ -109,7 +113,9 @@ def run_retrieval(
         spec,
         model_fingerprint(spec),
         dataset,
-        {"backend": backend},
-        lambda: _with_backend_used(spec, backend, lambda model: evaluate_retrieval(model, dataset)),
+        {"backend": backend, "search": search},
+        lambda: _with_backend_used(
+            spec, backend, lambda model: evaluate_retrieval(model, dataset, search=search)
+        ),
     )
     return _cached(key, full, use_cache)

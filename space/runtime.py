@@ -16,6 +16,7 @@ from core.corpora.clusters import umap_projection
 from core.corpora.corpus import Corpus, served_corpus
 from core.corpora.embeddings import corpus_embeddings, embedding_key
 from core.corpora.index import get_index
+from core.corpora.lexical import lexical_index
 from core.errors import InputError
 from core.models.handle import ModelHandle, get_handle
 from core.models.loader import resolve_spec
@@ -147,6 +148,7 @@ def warm_up() -> None:
         handle, corpus = model_handle(), served_corpus()
         embeddings = corpus_embeddings(handle, corpus, alone=alone)  # every core while no visitor asks
         get_index(embedding_key(handle, corpus), embeddings)
+        lexical_index(corpus)  # the words' index of hybrid search, once for every model
         umap_projection(embeddings, embedding_key(handle, corpus))
         served = ", ".join(f"{spec} on {model_handle(spec).backend}" for spec in app_models())
         logger.info("Ready: %s; %s (%d texts) embedded and mapped", served, corpus.name, len(corpus))

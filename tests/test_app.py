@@ -85,18 +85,27 @@ def test_rank_and_matrix(client):
 
 def test_search_with_section_filter_csv_and_defaults(client):
     results, csv_path = client.predict("incendios forestales", 3, "medio ambiente", api_name="/search")
-    assert results["headers"] == ["coseno", "sección", "título", "fragmento", "id"]
+    assert results["headers"] == ["coseno", "sección", "título", "fragmento", "id", "vía"]
     assert len(results["data"]) == 3
     assert all(row[1] == "medio ambiente" for row in results["data"])
     scores = [row[0] for row in results["data"]]
     assert scores == sorted(scores, reverse=True)
     rows = read_csv(csv_path)
     assert [row["id"] for row in rows] == [row[4] for row in results["data"]]
-    assert all(
-        len(row["texto"]) >= len(result[3].rstrip("…"))
-        for row, result in zip(rows, results["data"], strict=True)
-    )
+    shown = [re.sub(r"\\(.)", r"\1", result[3].replace("**", "")).strip("…") for result in results["data"]]
+    assert all(part in row["texto"] for part, row in zip(shown, rows, strict=True))
     assert len(client.predict("vacunas", api_name="/search")[0]["data"]) == 5  # later parameters default
+
+
+def test_search_by_words_finds_a_rare_name_and_says_how(client):
+    """A name typed as a keyword: the text that has it comes first, the name in bold, found by words."""
+    for mode in ("palabras", "ambos"):
+        results, _ = client.predict("Cofete Jandía", 3, "todas", None, mode, api_name="/search")
+        first = results["data"][0]
+        assert "**Cofete**" in first[3] and first[5] in ("palabras", "ambos"), (mode, first)
+    by_meaning, _ = client.predict("Cofete Jandía", 3, "todas", None, "significado", api_name="/search")
+    assert {row[5] for row in by_meaning["data"]} <= {"significado", "ambos"}
+    assert not any("**" in row[3] for row in by_meaning["data"])  # meaning alone highlights nothing
 
 
 def test_embeddings_download(client):
@@ -210,6 +219,7 @@ def _expected_sts() -> float:
         ("/rank", ("hola", ""), "al menos una frase candidata"),
         ("/search", ("hola", 5, "todas", "/etc/passwd"), "Modelo no disponible: /etc/passwd"),
         ("/search", ("hola", 5, "cocina"), "La sección 'cocina' no está en noticias incluidas"),
+        ("/search", ("hola", 5, "todas", None, "magia"), "Valor no válido para el modo de búsqueda"),
         ("/cluster_map", ("arcoíris",), "el color .'arcoíris'.: elige entre sección, cluster"),
         ("/cluster_map", ("cluster", "dbscan"), "Valor no válido para el método"),
     ],
@@ -238,7 +248,7 @@ def test_huge_texts_and_lone_surrogates_are_served(client):
         ("basura.txt", b"\x00\x01\x02binary\x00", "archivo binario"),
         ("latin1.txt", "canción".encode("latin-1"), "no está en UTF-8"),
         ("torcido.csv", b"title,text\nUno,uno\nDos,dos, tres\n", "Pon entre comillas dobles"),
-        ("enorme.csv", b'text\n"' + b"x" * 200_000 + b'"\n', "el CSV no se puede leer"),
+        ("enorme.csv", b'text\n"' + b"x" * 200_000 + b'"\n', "ocupa más de 128 KB"),
         ("anidado.json", b"[" * 100_000 + b"]" * 100_000, "anidado a demasiada profundidad"),
         ("muchas.txt", b"texto\n" * 20_001, "más de 20.000 filas"),
         ("datos.pdf", b"%PDF-1.4", "tipo de archivo no admitido; sube un .csv"),

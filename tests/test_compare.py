@@ -118,3 +118,17 @@ def test_a_comparison_runs_both_models_on_one_backend_whatever_serves(
     with pytest.raises(SystemExit):
         main([*argv, "--backend", "auto"])  # the speed choice is per model: never for figures
     assert "invalid choice: 'auto'" in capsys.readouterr().err
+
+
+def test_compare_takes_one_search_per_side(two_models, tmp_path, capsys):
+    """The same model ranking by words (B) against by meaning (A): the searches are compared, paired."""
+    a, _ = two_models
+    argv = ["--task", "retrieval", "--model", a, "--model", a, "--dataset", "bundled:keywords"]
+    assert main([*argv, "--search", "dense", "--search", "bm25", "--output", str(tmp_path)]) == 0
+    assert "(search: A dense, B bm25)" in capsys.readouterr().out
+    record = json.loads((tmp_path / "compare.json").read_text())
+    assert (record["search_a"], record["search_b"]) == ("dense", "bm25") and record["n"] == 143
+    assert record["b"] > record["a"] and record["significant"]  # keyword queries are BM25's ground
+    with pytest.raises(SystemExit):
+        main([*argv, "--search", "dense", "--search", "bm25", "--search", "hybrid"])
+    assert "give --search once" in capsys.readouterr().err

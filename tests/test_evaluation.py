@@ -196,3 +196,24 @@ def test_the_app_evaluation_tab_function_runs_without_gradio(tiny_model_dir, res
     again = evaluate_models([str(tiny_model_dir)])[0]
     assert again[0][-1] == "sí" and again[0][2] == table[0][2]  # read back from the results cache
     assert table[0][6] == "torch"  # the backend each model was evaluated on, named in the table
+
+
+def test_retrieval_cli_ranks_by_each_search_and_records_it(tiny_model_dir, tmp_path, results_cache, capsys):
+    """--search repeats like --dataset; each record names its search, and the metrics are the ranking's."""
+    from evaluation.metrics import ranked_metrics, ranked_rows
+
+    output = tmp_path / "results"
+    argv = ["retrieval", "--model", str(tiny_model_dir), "--dataset", "bundled:keywords", "--limit", "30"]
+    assert main([*argv, "--search", "bm25", "--search", "hybrid", "--output", str(output)]) == 0
+    table = capsys.readouterr().out
+    assert "| bundled:keywords | bm25 |" in table and "| bundled:keywords | hybrid |" in table
+    records = json.loads((output / "results.json").read_text())
+    assert [r["search"] for r in records] == ["bm25", "hybrid"] and records[0]["options"]["search"] == "bm25"
+    dataset = load_retrieval_dataset("bundled:keywords", 30)
+    ranked = ranked_rows(load_model(str(tiny_model_dir)), dataset, ("bm25",))["bm25"]
+    assert records[0]["metrics"] == pytest.approx(ranked_metrics(dataset, ranked))
+    assert records[0]["metrics"]["mrr@10"] > 0.9  # the keyword set is what BM25 is for
+    # dense through our ranking gives sentence-transformers' evaluator's figures
+    model = load_model(str(tiny_model_dir))
+    dense = ranked_metrics(dataset, ranked_rows(model, dataset, ("dense",))["dense"])
+    assert dense == pytest.approx(evaluate_retrieval(model, dataset)["metrics"], abs=1e-6)

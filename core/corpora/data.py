@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 NEWS_FILE = ASSETS_DIR / "news_es.jsonl"
 NEWS_DUPLICATES_FILE = ASSETS_DIR / "news_es_duplicates.tsv"
+NEWS_KEYWORDS_FILE = ASSETS_DIR / "news_es_keywords.jsonl"
 STS_FILES = {
     "dev": ASSETS_DIR / "sts_es_dev.jsonl",
     "test": ASSETS_DIR / "sts_es_test.jsonl",
@@ -43,6 +44,11 @@ def load_news_duplicates() -> list[tuple[str, str]]:
     """Pairs of news ids that tell the same story in different words (ground truth)."""
     with NEWS_DUPLICATES_FILE.open(encoding="utf-8", newline="") as handle:
         return [(row["id_a"], row["id_b"]) for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def load_news_keywords() -> list[dict]:
+    """Keyword queries (``query``: names, places, figures, rare terms) and the news ``id`` each asks for."""
+    return read_jsonl(NEWS_KEYWORDS_FILE)
 
 
 def load_sts(split: str = "test") -> list[dict]:

@@ -11,19 +11,29 @@ from space.pages.wiring import HEAVY, HEAVY_GPU_S, QUICK, QUICK_GPU_S, api_only,
 
 
 @spaces.GPU(duration=QUICK_GPU_S)
-def search(query: str, k: float = 5, section: str = "todas", model_spec: str | None = None, corpus=None):
-    """Search the Spanish news corpus by meaning: the k texts closest to a query.
+def search(
+    query: str,
+    k: float = 5,
+    section: str = "todas",
+    model_spec: str | None = None,
+    mode: str = "ambos",
+    corpus=None,
+):
+    """Search the Spanish news corpus by meaning, by the words typed, or both: the k best texts.
 
     Args:
-        query: What to look for, in Spanish (a phrase or a question).
+        query: What to look for, in Spanish (a phrase, a question, or names and terms).
         k: How many results, 1 to 50.
         section: Only this section of the corpus (e.g. "economía"), or "todas".
         model_spec: Which served model to use; empty for the first.
+        mode: "ambos" (default: words weigh when the query is typed as keywords), "significado" or
+            "palabras".
 
     Returns:
-        A table (cosine, section, title, snippet, id), best first, and a CSV file with the full texts.
+        A table (cosine, section, title, snippet with the query's words in bold, id, how it was found:
+        significado, palabras or ambos), best first, and a CSV file with the full texts.
     """
-    return call(search_tab.search_corpus, corpus, query, k, section, model_spec, warn=gr.Warning)
+    return call(search_tab.search_corpus, corpus, query, k, section, model_spec, mode, warn=gr.Warning)
 
 
 @api_only
@@ -74,12 +84,24 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
             label="Sección",
             allow_custom_value=True,
         )
-    search_button = gr.Button("Buscar", variant="primary", elem_id="search")
+    with gr.Row():
+        mode = as_sent(
+            gr.Radio(
+                list(search_tab.SEARCH_MODES),
+                value="ambos",
+                label="Buscar por",
+                info="significado: lo que quiere decir · palabras: las que escribes · ambos: las dos cosas",
+                elem_id="search-mode",
+                scale=3,
+            )
+        )
+        search_button = gr.Button("Buscar", variant="primary", elem_id="search", scale=1)
     gr.Examples(search_tab.SEARCH_EXAMPLES, inputs=[query], label="Ejemplos")
     results = gr.Dataframe(
         headers=search_tab.SEARCH_COLUMNS, label="Resultados", interactive=False, wrap=True,
         elem_id="results",
-        column_widths=["9%", "12%", "27%", "44%", "8%"],
+        datatype=["number", "str", "str", "markdown", "str", "str"],
+        column_widths=["8%", "11%", "25%", "40%", "7%", "9%"],
     )  # fmt: skip
     full_text = gr.Markdown(
         "*Pulsa una fila para leer el texto completo.*", label="Texto completo", elem_id="full-text"
@@ -107,7 +129,7 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
     back.click(reset_corpus, None, [*corpus_outputs, upload_file], api_name="reset_corpus", **QUICK)
     # removing the file goes back too, as a quick event: never queued behind someone's heavy work
     upload_file.clear(reset_corpus, None, [*corpus_outputs, upload_file], api_name=False, **QUICK)
-    inputs = [query, k, section, models, corpus]
+    inputs = [query, k, section, models, mode, corpus]
     search_button.click(search, inputs, [results, results_file], api_name="search", **QUICK)
     query.submit(search, inputs, [results, results_file], api_name=False, **QUICK)
     results.select(read_result, [results, corpus], full_text, api_name=False, **QUICK)
