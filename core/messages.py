@@ -25,6 +25,23 @@ HUB_CORPUS_UNAVAILABLE = (
     "quítala para usar las noticias incluidas."
 )
 
+# Embedded corpora ($CORPUS=corpus.parquet)
+EMBEDDED_MISSING = (
+    "{spec}: no hay un corpus con embeddings ahí; créalo con "
+    "python -m trainer predict --embed ARCHIVO --output corpus.parquet."
+)
+EMBEDDED_FOREIGN = (
+    "{spec} no es un corpus con embeddings de este proyecto, o mezcla partes de varios trabajos."
+)
+EMBEDDED_INCOMPLETE = (
+    "{spec}: hay {found} de {total} partes; el trabajo de embeddings no terminó. "
+    "Vuelve a lanzar el mismo comando: continúa donde se quedó."
+)
+EMBEDDED_BY_OTHER_MODEL = (
+    "{name} se calculó con otro modelo ({model}); sus vectores no sirven para las consultas de este. "
+    "Sírvelo con MODEL_ID={model}, o vuelve a calcularlo con python -m trainer predict --embed."
+)
+
 # Uploaded corpora
 UNSUPPORTED_FILE_TYPE = "{name}: tipo de archivo no admitido; sube un .csv, .tsv, .jsonl, .json o .txt."
 FILE_TOO_LARGE = "{name} ocupa {megabytes:.1f} MB; el máximo es 10 MB. Divide el archivo."

@@ -5,6 +5,7 @@ Examples::
     python -m trainer predict --model builtin:multilingual-e5-small "frase uno" "frase dos"
     python -m trainer predict --model runs/demo/final --file pairs.tsv --output scores.tsv
     python -m trainer predict --model runs/demo/final --embed sentences.txt --output emb.npy
+    python -m trainer predict --embed noticias.jsonl --output corpus.parquet   # then CORPUS=corpus.parquet
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         "table with columns sentence1 and sentence2",
     )
     source.add_argument(
-        "--embed", type=Path, help="a file of sentences, one per line, to embed into a .npy file"
+        "--embed",
+        type=Path,
+        help="sentences to embed: a .txt file (one per line) into a .npy file, or, with --output X.parquet, "
+        "a corpus (.txt, .csv, .tsv, .jsonl, .json or a Hub dataset id) into Parquet shards the app serves",
     )
     parser.add_argument(
         "--output", type=Path, help="where to write (scores: stdout if omitted; --embed: FILE.npy)"
@@ -71,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="prompt to apply, e.g. query or document (default: the model's own default)",
     )
     parser.add_argument("--batch_size", type=int, default=32, help="sentences per batch")
+    parser.add_argument(
+        "--shard_rows",
+        type=int,
+        default=10_000,
+        help="--embed into .parquet: texts per shard (each shard is kept when the job is interrupted)",
+    )
     return parser
 
 
@@ -149,11 +159,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.embed and args.output and args.output.suffix == ".parquet":
+        return embed_corpus(args)
     if args.embed:
         sentences = read_sentences(args.embed)
         output = args.output or args.embed.with_suffix(".npy")
         if output.suffix != ".npy":
-            raise InputError(f"--output {output} must end in .npy")
+            raise InputError(
+                f"--output {output} must end in .npy (an array) or .parquet (an embedded corpus)"
+            )
         model = load_handle(args.model, backend=args.backend, texts=len(sentences)).model
         embeddings = model.encode(
             sentences,
@@ -179,6 +193,40 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {len(pairs)} scores to {args.output}")
     else:
         sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def embed_corpus(args: argparse.Namespace) -> int:
+    """``--embed FILE --output corpus.parquet``: a corpus (a .txt/.csv/.tsv/.jsonl/.json file or a Hub
+    dataset id) embedded into Parquet shards the app serves as they are (``CORPUS=corpus.parquet``);
+    resumable: run it again after an interruption."""
+    from tqdm.auto import tqdm
+
+    from core.corpora.corpus import Corpus, load_corpus, parse_corpus_file
+    from core.corpora.embedded import write_embedded
+
+    if args.prompt_name:
+        raise InputError(
+            "an embedded corpus uses the model's document prompt, as the app does: drop --prompt_name"
+        )
+    source = args.embed
+    if args.shard_rows < 1:
+        raise InputError("--shard_rows must be at least 1")
+    if not source.exists() and source.suffix.lower() in (".txt", ".csv", ".tsv", ".jsonl", ".json"):
+        raise InputError(f"{source} does not exist.")
+    if source.exists():
+        items, notes = parse_corpus_file(source, source.name, max_rows=None)
+        corpus = Corpus.from_items(items, source.name, "env", notes)
+    else:
+        corpus = load_corpus(str(source))  # a Hub dataset id
+    handle = load_handle(args.model, backend=args.backend, texts=len(corpus))
+    print(f"embedding {len(corpus)} texts of {corpus.name} with {handle.spec} into {args.output}", flush=True)
+    with tqdm(total=len(corpus), unit="texts", disable=None, mininterval=1.0) as bar:
+        done = write_embedded(corpus, handle, args.output, args.shard_rows, args.batch_size, bar.update)
+    print(
+        f"wrote {done['written']} of {done['shards']} shards ({done['kept']} kept from before): "
+        f"{done['rows']} texts to {args.output}; serve it with CORPUS={args.output}"
+    )
     return 0
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from core import messages
 from core.cache import CACHE
 from core.corpora.data import load_news
+from core.corpora.embedded import EmbeddedVectors, is_embedded_spec, read_embedded
 from core.corpora.text import cap_text, clean_text, thousands
 from core.errors import CorpusError
 from core.models.fingerprint import data_fingerprint
@@ -67,6 +68,7 @@ class Corpus:
     name: str
     source: str
     notes: tuple[str, ...] = ()
+    vectors: EmbeddedVectors | None = None  # an embedded corpus' own embeddings (core.corpora.embedded)
 
     @classmethod
     def from_items(cls, items: list[dict], name: str, source: str, notes: tuple[str, ...] = ()) -> Corpus:
@@ -135,6 +137,8 @@ def load_corpus(spec: str | None = None) -> Corpus:
     spec = (spec or os.environ.get(CORPUS_ENV, "") or "bundled").strip()
     if spec == "bundled":
         return Corpus.from_items(load_news(), "noticias incluidas", "bundled")
+    if is_embedded_spec(spec):
+        return read_embedded(spec)
     path = Path(spec).expanduser()
     if path.exists() or path.suffix.lower() in SUFFIXES:
         if not path.is_file():

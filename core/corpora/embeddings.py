@@ -14,6 +14,7 @@ import numpy as np
 
 from core.cache import cached_array
 from core.corpora.corpus import Corpus
+from core.corpora.embedded import check_model
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ def corpus_embeddings(
         alone: Optional ``alone()``: True while no other request runs, so that each step may use every
             core (``handle.bulk_model``); otherwise the serving model (one thread on the Space).
     """
+    if corpus.vectors is not None:  # an embedded corpus: its own vectors, if this model made them
+        check_model(corpus, handle)
+        return corpus.vectors.embeddings
     key = embedding_key(handle, corpus)
 
     def compute() -> np.ndarray:
