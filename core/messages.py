@@ -91,6 +91,11 @@ UPLOAD_EVICTED = (
     "archivos): vuelve a subirlo, o vuelve al corpus de noticias."
 )
 UNKNOWN_SECTION = "La sección {section!r} no está en {name}: elige una de la lista."
+MAP_SAMPLE = "{name} (muestra fija de {shown} de {total} textos)"
+DUPLICATES_TOO_LARGE = (
+    "{name} tiene {count} textos: buscar duplicados en directo compara cada par, y el máximo aquí es "
+    "{maximum}. Sube una parte del corpus (por ejemplo, una sección) para buscarlos."
+)
 MAP_TOO_SMALL = (
     "El mapa necesita al menos {minimum} textos y {name} tiene {count}: sube un archivo con más filas."
 )

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 
 from core import messages
-from core.corpora.clusters import cluster_labels, ctfidf_labels, place_on_map, umap_projection
+from core.corpora.clusters import cluster_labels, ctfidf_labels, map_sample, place_on_map, umap_projection
 from core.corpora.corpus import Corpus, passage_text
 from core.corpora.data import load_news_duplicates
 from core.corpora.embeddings import embedding_key
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 MAP_NEIGHBOURS = 8
 
 
+MAX_DUPLICATE_TEXTS = 50_000  # paraphrase mining compares every pair: minutes beyond this on 2 cores
 MIN_MAP_TEXTS = 10  # UMAP, KMeans and HDBSCAN need a few points to mean anything (and to run at all)
 
 
@@ -78,15 +79,24 @@ def cluster_map(
     key = embedding_key(handle, corpus)
     report_progress(progress, 0.5, "Proyección UMAP")
     points = umap_projection(embeddings, key, 3 if dimensions == "3D" else 2, shared=corpus.shared)
-    items = corpus.items
+    items, name = corpus.items, corpus.name
+    rows = map_sample(len(corpus))
+    if rows is not None:  # a large corpus: the map shows a fixed sample, and says so
+        embeddings, items = embeddings[rows], [corpus.items[row] for row in rows]
+        key, name = (
+            f"{key}-s{len(rows)}",
+            messages.MAP_SAMPLE.format(
+                name=corpus.name, shown=thousands(len(rows)), total=thousands(len(corpus))
+            ),
+        )
     if color_by == "sección":
         colours = [item["section"] or "sin sección" for item in items]
-        title = f"{corpus.name}: por sección"
+        title = f"{name}: por sección"
     else:
         labels = cluster_labels(embeddings, key, method, k)
         names = ctfidf_labels([passage_text(item) for item in items], labels)
         colours = [f"{label}: {names[int(label)]}" if label >= 0 else "ruido" for label in labels]
-        title = f"{corpus.name}: clusters ({method}), etiquetados por c-TF-IDF"
+        title = f"{name}: clusters ({method}), etiquetados por c-TF-IDF"
     highlight, neighbours = None, []
     if sentence:
         embedding = handle.model.encode_query([sentence], normalize_embeddings=True)[0]
@@ -122,6 +132,12 @@ def find_duplicates(
     from sentence_transformers.util import paraphrase_mining_embeddings
 
     corpus = active_corpus(corpus)
+    if len(corpus) > MAX_DUPLICATE_TEXTS:
+        raise InputError(
+            messages.DUPLICATES_TOO_LARGE.format(
+                name=corpus.name, count=thousands(len(corpus)), maximum=thousands(MAX_DUPLICATE_TEXTS)
+            )
+        )
     threshold = number_between(threshold, "El umbral", 0, 5)
     handle = model_handle(model_spec)
     scale = handle.calibration

@@ -233,3 +233,23 @@ def test_the_first_visitor_never_waits_for_a_faster_variant(tiny_app, _tiny_mode
         assert again[1] == pytest.approx(cosine, abs=0.02)  # another engine, the same answer
     finally:
         CACHE.discard(key)
+
+
+def test_a_large_corpus_maps_a_fixed_sample_and_says_so(tiny_app, monkeypatch):
+    from core.corpora import clusters
+
+    monkeypatch.setattr(clusters, "MAX_MAP_POINTS", 100)
+    figure, neighbours = explore_tab.cluster_map(None, "sección", "kmeans", 5, "2D", "sequía en el campo")
+    shown = sum(
+        len(trace.x) for trace in figure.data if trace.name != "sequía en el campo" and trace.x is not None
+    )
+    assert "muestra fija de 100 de 570 textos" in figure.layout.title.text
+    assert shown < 130 and len(neighbours) > 0  # 100 texts (plus the sentence and its neighbours), not 570
+    again, _ = explore_tab.cluster_map(None, "cluster", "kmeans", 5, "2D")
+    assert "muestra fija de 100 de 570 textos" in again.layout.title.text
+
+
+def test_duplicates_of_a_corpus_too_large_to_mine_live_is_a_clear_message(tiny_app, monkeypatch):
+    monkeypatch.setattr(explore_tab, "MAX_DUPLICATE_TEXTS", 100)
+    with pytest.raises(InputError, match="tiene 570 textos: buscar duplicados en directo"):
+        explore_tab.find_duplicates(None, 3.5)

@@ -26,25 +26,39 @@ SPANISH_STOPWORDS = frozenset(
 )
 
 
+MAX_MAP_POINTS = 20_000  # UMAP of more points takes minutes on 2 cores, and a browser draws them slowly
+
+
+def map_sample(size: int) -> np.ndarray | None:
+    """The rows a map of ``size`` texts shows: None (all) up to ``MAX_MAP_POINTS``, else a fixed random
+    sample of that many, in corpus order (the same on every start)."""
+    if size <= MAX_MAP_POINTS:
+        return None
+    return np.sort(np.random.default_rng(0).choice(size, MAX_MAP_POINTS, replace=False))
+
+
 def umap_projection(
     embeddings: np.ndarray, key: str, dimensions: int = 2, shared: bool = True, seed: int = 42
 ) -> np.ndarray:
-    """UMAP of ``embeddings`` (cosine metric) into 2 or 3 dimensions, held in the process' cache.
+    """UMAP of ``embeddings`` (cosine metric) into 2 or 3 dimensions, held in the process' cache; of the
+    ``map_sample`` rows only when there are more than ``MAX_MAP_POINTS``.
 
     Args:
         key: The embeddings' name (``core.corpora.embeddings.embedding_key``).
         shared: A shared corpus' map is pinned and kept on disk; an upload's is evictable, memory only.
     """
-    name = f"{key}-{dimensions}d"
+    rows = map_sample(len(embeddings))
+    name = f"{key}-{dimensions}d" + ("" if rows is None else f"-s{len(rows)}")
 
     def fit() -> np.ndarray:
         import umap
 
-        neighbours = max(2, min(15, len(embeddings) - 1))
+        points = embeddings if rows is None else embeddings[rows]
+        neighbours = max(2, min(15, len(points) - 1))
         reducer = umap.UMAP(
             n_components=dimensions, n_neighbors=neighbours, metric="cosine", random_state=seed
         )
-        return reducer.fit_transform(embeddings).astype(np.float32)
+        return reducer.fit_transform(points).astype(np.float32)
 
     return cached_array(("umap", name), fit, cache_dir() / "umap" / f"{name}.npy" if shared else None)
 
