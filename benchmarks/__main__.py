@@ -26,6 +26,7 @@ COMMANDS = {
         "benchmarks.fusion",
         "dense, BM25 and hybrid search on the bundled query sets",
     ),
+    "served": ("benchmarks.served", "large embedded corpora served by the app: RSS, /search p50/p95, recall"),
     "calibration": ("benchmarks.calibration", "the error of the 0–5 similarity reading on held-out pairs"),
 }
 

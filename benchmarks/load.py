@@ -100,7 +100,10 @@ def first_request(url: str, endpoint: str) -> float:
 
 
 # The same requests over the queue's REST route: every input of the event, hidden ones (model, state) too.
-HTTP_DATA = {"/similarity": [*REQUESTS["/similarity"]], "/search": [*REQUESTS["/search"], None, None]}
+HTTP_DATA = {
+    "/similarity": [*REQUESTS["/similarity"]],
+    "/search": [*REQUESTS["/search"], None, "ambos", None],
+}
 
 
 def load_test(

@@ -314,7 +314,9 @@ def _call_over_http(url: str, api: str, body: str) -> tuple[str, object]:
 
 
 def test_nan_numbers_and_lone_surrogates_sent_over_http_get_clear_answers(served_app):
-    event, data = _call_over_http(served_app, "/search", '{"data": ["hola", NaN, "todas", null, null]}')
+    event, data = _call_over_http(
+        served_app, "/search", '{"data": ["hola", NaN, "todas", null, "ambos", null]}'
+    )
     assert event == "error" and "k debe ser un número entero entre 1 y 50" in data["error"]
     event, data = _call_over_http(served_app, "/duplicates", '{"data": [NaN, null, null]}')
     assert event == "error" and "El umbral debe ser un número" in data["error"]

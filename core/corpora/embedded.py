@@ -72,26 +72,12 @@ def write_embedded(
     Raises:
         CorpusError: ``output`` holds shards of another job (other model, input or layout).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from core.corpora.corpus import embedded_text
     from core.corpora.embeddings import encode_documents
     from core.models.evaluators import prompt_names
 
     count = max(1, -(-len(corpus) // shard_rows))
-    meta = {
-        "format": FORMAT,
-        "model": handle.spec,
-        "model_fingerprint": handle.fingerprint,
-        "prompt": prompt_names(handle.model)[1],
-        "embedded_text": "title. body (first 1,200 characters, cut at a word)",
-        "normalized": True,
-        "corpus_fingerprint": corpus.fingerprint,
-        "rows": len(corpus),
-        "shard_rows": shard_rows,
-        "shards": count,
-    }
+    meta = job_metadata(handle.spec, handle.fingerprint, prompt_names(handle.model)[1], corpus, shard_rows)
     output.mkdir(parents=True, exist_ok=True)
     expected = {shard_path(output, index, count).name for index in range(count)}
     for other in output.glob("part-*.parquet"):
@@ -122,14 +108,7 @@ def write_embedded(
         if on_progress and done[0] < len(items):
             on_progress(len(items) - done[0])
         dimension = vectors.shape[1]
-        columns = {field: pa.array([item[field] for item in items], pa.string()) for field in FIELDS}
-        columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dimension)
-        table = pa.table(columns).replace_schema_metadata(
-            {META_KEY: json.dumps(meta | {"shard": index, "dimension": dimension}).encode()}
-        )
-        partial = path.with_name(f".{path.name}.partial")
-        pq.write_table(table, partial)
-        os.replace(partial, path)  # a shard is there complete, or not at all
+        write_shard(path, items, vectors, meta | {"shard": index})
         written += 1
     return {
         "rows": len(corpus),
@@ -139,6 +118,40 @@ def write_embedded(
         "dimension": dimension,
         "output": str(output),
     }
+
+
+def job_metadata(model: str, fingerprint: str, prompt: str | None, corpus, shard_rows: int) -> dict:
+    """What every shard of one embedding job records (``META_KEY``)."""
+    return {
+        "format": FORMAT,
+        "model": model,
+        "model_fingerprint": fingerprint,
+        "prompt": prompt,
+        "embedded_text": "title. body (first 1,200 characters, cut at a word)",
+        "normalized": True,
+        "corpus_fingerprint": corpus.fingerprint,
+        "rows": len(corpus),
+        "shard_rows": shard_rows,
+        "shards": max(1, -(-len(corpus) // shard_rows)),
+    }
+
+
+def write_shard(path: Path, items, vectors: np.ndarray, meta: dict) -> None:
+    """One shard: the items' fields and their vectors, written under a temporary name and renamed (a
+    shard is there complete, or not at all)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dimension = vectors.shape[1]
+    columns = {field: pa.array([item[field] for item in items], pa.string()) for field in FIELDS}
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    columns["embedding"] = pa.FixedSizeListArray.from_arrays(flat, dimension)
+    table = pa.table(columns).replace_schema_metadata(
+        {META_KEY: json.dumps(meta | {"dimension": dimension}).encode()}
+    )
+    partial = path.with_name(f".{path.name}.partial")
+    pq.write_table(table, partial)
+    os.replace(partial, path)
 
 
 def _metadata(path: Path) -> dict:

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_E5_SMALL = "builtin:multilingual-e5-small"
-BUILD_LAYOUT = "t2"  # part of the folder name: bumped when the built folder changes (t2: tokenizer class)
+BUILD_LAYOUT = "t3"  # part of the folder name: bumped when the built folder changes (t2: tokenizer class;
+# t3: the unused pooler is zeros, not random, so that two builds have the same fingerprint)
 # e5 recommends "query: " for queries and symmetric tasks (STS), "passage: " for documents.
 E5_PROMPTS = {"query": "query: ", "document": "passage: "}
 E5_MAX_SEQ_LENGTH = 512
@@ -201,6 +202,7 @@ def build_builtin_e5_small(target: Path) -> Path:
     Returns:
         The folder, ready for ``SentenceTransformer(str(target))``.
     """
+    import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
@@ -211,6 +213,11 @@ def build_builtin_e5_small(target: Path) -> Path:
         _build_hf_model(e5).save_pretrained(hf_dir)
         _build_tokenizer(e5).save_pretrained(hf_dir)
         transformer = Transformer(str(hf_dir), max_seq_length=E5_MAX_SEQ_LENGTH)
+        pooler = getattr(transformer.auto_model, "pooler", None)  # added at random by the loader, unused
+        if pooler is not None:  # zeros: every build of the same weights gives the same files, and key
+            with torch.no_grad():
+                for parameter in pooler.parameters():
+                    parameter.zero_()
         model = SentenceTransformer(
             modules=[transformer, Pooling(e5.hidden, "mean"), Normalize()],
             prompts=E5_PROMPTS,

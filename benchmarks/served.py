@@ -1,0 +1,160 @@
+"""Large embedded corpora served by the running app: memory, /search latency and recall.
+
+For each size, a synthetic embedded corpus (``core.corpora.embedded`` shards; vectors spread along the
+served model's real embeddings of the bundled news, ``benchmarks.speed.synthetic_corpus``; each item's
+text the headline of the news item it was drawn from) is served with ``CORPUS=...``. The benchmark
+waits for the warm-up, reads the server's RSS, sends real headlines to ``/search`` through
+``gradio_client`` (by meaning and both, query encoding included) and compares the top 10 of each with
+exact search over the same vectors.
+
+    python -m benchmarks served [--sizes 100000 1000000] [--queries 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.io import write_file_atomically
+from core.models.cpu import cpu_info
+
+
+def synthetic_embedded(folder: Path, size: int, handle, anchors: np.ndarray, news: list[dict]) -> Path:
+    """Write ``size`` synthetic items as an embedded corpus of ``handle``'s model under ``folder``."""
+    from benchmarks.speed import synthetic_corpus
+    from core.corpora.corpus import Corpus
+    from core.corpora.embedded import SHARD_ROWS, job_metadata, shard_path, write_shard
+    from core.models.evaluators import prompt_names
+
+    rng = np.random.default_rng(size)
+    vectors = synthetic_corpus(anchors, size, rng)
+    source = np.argmax(vectors @ anchors.T, axis=1)  # the news item each point lies nearest
+    items = [
+        {"id": f"s{i}", "section": news[row]["section"], "title": "", "body": news[row]["title"]}
+        for i, row in enumerate(source.tolist())
+    ]
+    corpus = Corpus(tuple(items), f"synthetic-{size}", f"synthetic-{size}", "env")
+    meta = job_metadata(handle.spec, handle.fingerprint, prompt_names(handle.model)[1], corpus, SHARD_ROWS)
+    output = folder / f"synthetic-{size}.parquet"
+    output.mkdir(parents=True, exist_ok=True)
+    for index in range(meta["shards"]):
+        rows = slice(index * SHARD_ROWS, (index + 1) * SHARD_ROWS)
+        write_shard(
+            shard_path(output, index, meta["shards"]), items[rows], vectors[rows], meta | {"shard": index}
+        )
+    return output
+
+
+def measure_size(path: Path, size: int, handle, queries: list[str], cache: Path) -> dict:
+    from benchmarks.load import _client, start_app, stop_app
+    from benchmarks.visitors import rss_mb
+    from core.corpora.embedded import read_embedded
+    from core.corpora.index import BINARY_THRESHOLD, RESCORE_CANDIDATES, index_kind
+
+    env = {"CORPUS": str(path), "MODEL_ID": handle.spec, "WORKBENCH_BACKEND": "torch",
+           "WORKBENCH_PREPARE": "0", "WORKBENCH_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    log = cache / f"app-{size}.log"
+    started = time.perf_counter()
+    process, url, page_s = start_app(env, timeout=1800, log=log)
+    try:
+        client = _client(url)
+        while "Ready:" not in log.read_text(encoding="utf-8", errors="replace"):
+            if process.poll() is not None or time.perf_counter() - started > 1800:
+                raise RuntimeError(f"the app did not get ready; see {log}")
+            time.sleep(1)
+        ready_s = time.perf_counter() - started
+        rss = rss_mb(process.pid)
+        vectors = read_embedded(str(path)).vectors.embeddings
+        ids = np.array([f"s{i}" for i in range(size)])
+        rows = {}
+        for mode in ("significado", "ambos"):
+            times, recalls = [], []
+            for query in queries:
+                began = time.perf_counter()
+                table, _ = client.predict(query, 10, "todas", None, mode, api_name="/search")
+                times.append(time.perf_counter() - began)
+                embedding = handle.model.encode_query([query], normalize_embeddings=True)[0]
+                exact = set(ids[np.argsort(-(vectors @ embedding))[:10]].tolist())
+                recalls.append(len(exact & {row[4] for row in table["data"]}) / 10)
+            rows[mode] = {
+                "p50_ms": float(np.percentile(times, 50) * 1000),
+                "p95_ms": float(np.percentile(times, 95) * 1000),
+                "recall_at_10": float(np.mean(recalls)),
+            }
+        rss_after = rss_mb(process.pid)
+    finally:
+        stop_app(process)
+    return {
+        "size": size,
+        "index": index_kind(size),
+        "binary_threshold": BINARY_THRESHOLD,
+        "rescore_candidates": RESCORE_CANDIDATES,
+        "index_mb": (vectors.nbytes + vectors.shape[0] * vectors.shape[1] / 8) / 2**20,
+        "server_rss_ready_mb": rss,
+        "server_rss_after_mb": rss_after,
+        "page_s": page_s,
+        "ready_s": ready_s,
+        "search": rows,
+    }
+
+
+def markdown(result: dict) -> str:
+    machine = result["machine"]
+    lines = [
+        f"Served embedded corpora, {result['date']}, {machine['cpu']} ({machine['cpus']} CPUs; "
+        f"{', '.join(machine['vector_flags'])}), model {result['model']}, torch fp32, {result['queries']} "
+        "real headlines per mode through gradio_client",
+        "",
+        "| items | index | vectors + codes | server RSS ready → after | ready after | /search by meaning "
+        "p50 / p95 | recall@10 | /search both p50 / p95 | recall@10 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["sizes"]:
+        meaning, both = row["search"]["significado"], row["search"]["ambos"]
+        lines.append(
+            f"| {row['size']:,} | {row['index']} | {row['index_mb']:.0f} MB | "
+            f"{row['server_rss_ready_mb']:.0f} → {row['server_rss_after_mb']:.0f} MB | "
+            f"{row['ready_s']:.0f} s | {meaning['p50_ms']:.0f} / "
+            f"{meaning['p95_ms']:.0f} ms | {meaning['recall_at_10']:.3f} | {both['p50_ms']:.0f} / "
+            f"{both['p95_ms']:.0f} ms | {both['recall_at_10']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks served", description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="corpus sizes")
+    parser.add_argument("--queries", type=int, default=50, help="real headlines sent per mode (default 50)")
+    parser.add_argument("--model", default=None, help="model spec (default: $MODEL_ID, else the built-in)")
+    parser.add_argument("--output", type=Path, default=Path("results"), help="folder for served.json")
+    args = parser.parse_args(argv)
+    from core.corpora.corpus import served_corpus
+    from core.corpora.embeddings import corpus_embeddings
+    from core.models.handle import get_handle
+
+    handle = get_handle(args.model, backend="torch")
+    news = list(served_corpus("bundled").items)
+    anchors = corpus_embeddings(handle, served_corpus("bundled"))
+    queries = [item["title"] for item in news[1::11]][: args.queries]
+    result = {
+        "model": handle.spec,
+        "machine": cpu_info(),
+        "date": time.strftime("%Y-%m-%d"),
+        "queries": len(queries),
+    }
+    result["sizes"] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for size in args.sizes:
+            path = synthetic_embedded(Path(scratch), size, handle, anchors, news)
+            cache = Path(scratch) / f"cache-{size}"
+            cache.mkdir()
+            result["sizes"].append(measure_size(path, size, handle, queries, cache))
+            print(markdown(result), flush=True)
+    text = json.dumps(result, indent=2, default=float)
+    print(f"wrote {write_file_atomically(args.output / 'served.json', lambda handle: handle.write(text))}")
+    return 0
