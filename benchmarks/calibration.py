@@ -12,13 +12,13 @@ held-out pairs it did not see either.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.speed import machine, save_results
+from core.cli import Parser
 from core.corpora.data import load_sts
 from core.models.calibration import StsScale, calibration_pairs, held_out_error, pair_cosines
 from core.models.handle import get_handle
@@ -99,7 +99,7 @@ def _row(name: str, f: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False, prog="python -m benchmarks calibration", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(

@@ -10,7 +10,6 @@ what the app path adds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from benchmarks.load import _client, start_app, stop_app
 from benchmarks.speed import machine, save_results
+from core.cli import Parser
 from core.corpora.data import load_news, load_sts
 
 READY_LINE = re.compile(r"Prepared: |Warm-up failed")  # the warm-up's last line
@@ -127,7 +127,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False, prog="python -m benchmarks embed", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--rows", type=int, default=10_000, help="texts in the upload (default 10000)")

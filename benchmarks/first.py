@@ -14,7 +14,6 @@ app, process start included.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from benchmarks.load import PROJECT_ROOT, first_request, start_app, stop_app
 from benchmarks.speed import machine, save_results
+from core.cli import Parser
 
 PARTS = ("predict", "compare", "start")
 
@@ -157,7 +157,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False, prog="python -m benchmarks first", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)}")

@@ -10,11 +10,11 @@ BM25 with its paired 95 % CI.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
+from core.cli import Parser
 from core.io import write_file_atomically
 from core.models.cpu import cpu_info
 
@@ -71,7 +71,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks fusion", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m benchmarks fusion", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=None, help="model spec (default: $MODEL_ID, else the built-in)")
     parser.add_argument("--output", type=Path, default=None, help="folder for fusion.json")
     args = parser.parse_args(argv)

@@ -11,12 +11,12 @@ measured on the same queries; this command rebuilds it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
+from core.cli import Parser
 from core.corpora.data import load_news
 from core.corpora.lexical import stop_words
 from core.io import write_file_atomically
@@ -65,7 +65,7 @@ def keyword_queries(news: list[dict], every: int = 4) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks keywords", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m benchmarks keywords", description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, default=OUTPUT, help="where to write (default: %(default)s)")
     args = parser.parse_args(argv)
     rows = keyword_queries(load_news())

@@ -12,7 +12,6 @@ exact search over the same vectors.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cli import Parser
 from core.io import write_file_atomically
 from core.models.cpu import cpu_info
 
@@ -127,7 +127,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks served", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m benchmarks served", description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000], help="corpus sizes")
     parser.add_argument("--queries", type=int, default=50, help="real headlines sent per mode (default 50)")
     parser.add_argument("--model", default=None, help="model spec (default: $MODEL_ID, else the built-in)")

@@ -10,7 +10,6 @@ go to ``results/bench.json`` and a printed markdown table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -24,6 +23,7 @@ from unittest import mock
 import numpy as np
 
 from core.cache import CACHE
+from core.cli import Parser
 from core.corpora.corpus import Corpus, served_corpus
 from core.corpora.data import load_news
 from core.corpora.embeddings import corpus_embeddings
@@ -435,7 +435,7 @@ def save_results(results: dict, output: Path, table: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False, prog="python -m benchmarks speed", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(

@@ -13,7 +13,6 @@ uploads and 8 users.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.load import REQUESTS, load_test, start_app, stop_app
 from benchmarks.speed import machine, save_results
+from core.cli import Parser
 from core.corpora.corpus import MAX_UPLOAD_ROWS
 from core.corpora.data import load_news
 
@@ -186,7 +186,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False, prog="python -m benchmarks visitors", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(

@@ -6,8 +6,10 @@ line, ``error: ...``, with exit status 2; anything else is a bug and keeps its t
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import importlib
+import re
 import sys
 
 from core.errors import WorkbenchError
@@ -46,3 +48,20 @@ def dispatch(prog: str, commands: dict[str, tuple[str, str]], argv: list[str] | 
     except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def short_error(parser: argparse.ArgumentParser, message: str):
+    """What a mistyped command line gets: at most three lines (the error, the nearest valid flag, where
+    the full help is), never the whole usage."""
+    flags = [flag for action in parser._actions for flag in action.option_strings if flag.startswith("--")]
+    typed = re.findall(r"(--[\w-]+)", message) if "unrecognized" in message else []
+    close = next((difflib.get_close_matches(flag.split("=")[0], flags, n=1) for flag in typed), [])
+    hint = f"; did you mean {close[0]}?" if close else ""
+    parser.exit(2, f"{parser.prog}: error: {message}{hint}\nall options: {parser.prog} --help\n")
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with ``short_error``; every command line of the project uses it."""
+
+    def error(self, message: str):
+        short_error(self, message)

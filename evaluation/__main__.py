@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from core.cli import dispatch
+from core.cli import Parser, dispatch
 from core.corpora.search import MODES as SEARCH_MODES
 from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS
 from core.models.builtin import BUILTIN_E5_SMALL
@@ -36,7 +36,7 @@ from evaluation.runner import run_retrieval, run_sts
 def build_parser(command: str) -> argparse.ArgumentParser:
     """The parser of ``sts`` or ``retrieval``."""
     specs = STS_SPECS if command == "sts" else RETRIEVAL_SPECS
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False,
         prog=f"python -m evaluation {command}",
         description=COMMANDS[command][1],

@@ -20,6 +20,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.cli import Parser
 from core.corpora.search import MODES as SEARCH_MODES
 from core.errors import WorkbenchError
 from core.io import write_file_atomically
@@ -120,7 +121,7 @@ def verdict(record: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False,
         prog="python -m evaluation compare",
         description=__doc__.split("\n\n")[0],

@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from core.cli import Parser
 from core.errors import WorkbenchError
 from core.models.backend_choice import require_named
 from core.models.backends import FIGURE_BACKEND, FIGURE_BACKEND_HELP, FIGURE_BACKENDS, backend_name
@@ -175,7 +176,7 @@ def run(spec: str, task_names: list[str] | None, output: Path, batch_size: int =
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False,
         prog="python -m evaluation mteb",
         description=__doc__.split("\n\n")[0],

@@ -31,7 +31,31 @@ def test_an_abbreviated_flag_is_refused(module, argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert "unrecognized arguments" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "unrecognized arguments" in error and len(error.splitlines()) <= 3, error  # never the whole usage
+    assert "did you mean --" in error
+
+
+@pytest.mark.parametrize(
+    ("argv", "nearest"),
+    [
+        (["trainer", "train", "--learning_rat", "1e-5"], "--learning_rate"),
+        (["evaluation", "retrieval", "--serch", "bm25"], "--search"),
+        (["trainer", "predict", "--modle", "x", "a", "b"], "--model"),
+    ],
+)
+def test_a_typo_as_typed_answers_in_three_lines_with_the_nearest_flag(argv, nearest):
+    import subprocess
+    import sys
+
+    from core.paths import PROJECT_ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", *argv], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) <= 3 and f"did you mean {nearest}?" in lines[0], done.stderr
 
 
 def test_every_evaluation_command_is_listed_in_its_help(capsys):

@@ -14,6 +14,7 @@ from pathlib import Path
 from sentence_transformers import SentenceTransformerTrainingArguments
 from transformers import HfArgumentParser
 
+from core.cli import short_error
 from core.errors import WorkbenchError
 
 DEFAULT_BASE_MODEL = "bertin-project/bertin-roberta-base-spanish"
@@ -318,6 +319,7 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, LossArguments, RunArguments, 
 def build_parser() -> HfArgumentParser:
     parser = HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False, prog="python -m trainer train")
     parser.description = "Fine-tune a sentence-embedding model on Spanish news pairs."
+    parser.error = lambda message: short_error(parser, message)  # 3 lines, not 146 of usage
     parser.add_argument(
         "--config", type=Path, default=None, help="A YAML or JSON file of arguments; flags given here win."
     )

@@ -17,6 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core.cli import Parser
 from core.errors import InputError, WorkbenchError
 from core.io import write_file_atomically
 from core.models.backends import BACKENDS
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False,
         prog="python -m trainer predict",
         description="Score the cosine similarity of sentence pairs, or embed sentences, with a model.",

@@ -359,8 +359,11 @@ def format_report(stats: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
+    from core.cli import short_error
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = HfArgumentParser(PrepareArguments, allow_abbrev=False, prog="python -m trainer prepare")
+    parser.error = lambda message: short_error(parser, message)
     parser.description = __doc__.split("\n\n")[0]
     try:
         args, unknown = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.cli import Parser
 from core.errors import WorkbenchError
 from core.models.handle import load_handle
 from core.models.loader import ModelLoadError, hub_id, model_path
@@ -39,9 +40,7 @@ class PushError(WorkbenchError, ValueError):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        allow_abbrev=False, prog="python -m trainer push", description=__doc__.split("\n\n")[0]
-    )
+    parser = Parser(allow_abbrev=False, prog="python -m trainer push", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="model folder (e.g. runs/demo/final) or model.tar.gz")
     parser.add_argument("--repo_id", required=True, help="Hub repository, as org/name or user/name")
     parser.add_argument("--private", action="store_true", help="create the repository as private")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from core.cli import Parser
 from core.runs import find_runs
 
 SORT_KEYS = ("sts-test_spearman_cosine", "retrieval-test_cosine_mrr@10")
@@ -59,9 +59,7 @@ def _fmt(value, digits: int = 4) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        allow_abbrev=False, prog="python -m trainer runs", description=__doc__.split("\n")[0][2:]
-    )
+    parser = Parser(allow_abbrev=False, prog="python -m trainer runs", description=__doc__.split("\n")[0][2:])
     parser.add_argument(
         "--root", type=Path, default=Path("runs"), help="folder to search for runs (default: runs)"
     )

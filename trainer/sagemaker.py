@@ -24,6 +24,7 @@ import json
 import os
 import sys
 
+from core.cli import Parser
 from core.errors import WorkbenchError
 from trainer.arguments import SAGEMAKER_CHECKPOINTS
 from trainer.tracking import metric_regex
@@ -59,7 +60,7 @@ def metric_definitions() -> list[dict[str, str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         allow_abbrev=False,
         prog="python -m trainer sagemaker",
         description=__doc__.split("\n\n")[0],

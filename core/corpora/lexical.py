@@ -9,6 +9,7 @@ dropped before scoring (``bm25s`` maps query words through the index's vocabular
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from functools import cache
@@ -21,6 +22,7 @@ from core.paths import cache_dir
 LANGUAGE = "spanish"
 LEXICAL_VERSION = 1  # part of the key: bumped when the tokenization or the index format changes
 _WORD = re.compile(r"(?u)\b\w\w+\b")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-index DEBUG lines are noise in the app's log
 _STEMMER_LOCK = threading.Lock()  # a Snowball stemmer object is not safe to share between threads
 
 
