@@ -94,3 +94,24 @@ def test_the_benchmarks_are_one_command_and_the_old_one_points_there(capsys):
     assert "unknown command 'sped' (did you mean 'speed'?)" in capsys.readouterr().err
     assert evaluation_main(["bench", "--quick"]) == 2
     assert "python -m benchmarks speed" in capsys.readouterr().err
+
+
+def test_a_missing_model_folder_is_said_before_the_heavy_imports(tmp_path):
+    import subprocess
+    import sys
+
+    from core.paths import PROJECT_ROOT
+
+    code = (
+        "import sys; from trainer.__main__ import main; status = main(sys.argv[1:]); "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
+        "print(status, heavy)"
+    )
+    for argv in (
+        ["train", "--model_name_or_path", str(tmp_path / "nope")],
+        ["predict", "--model", "./nope", "a", "b"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=PROJECT_ROOT
+        )
+        assert done.stdout.strip() == "2 []" and "does not exist" in done.stderr, (done.stdout, done.stderr)

@@ -16,7 +16,25 @@ COMMANDS = {
 }
 
 
+# The flag that names a model, per command: checked before the command's heavy imports (torch,
+# transformers: ~10 s), so that a mistyped folder is said at once.
+MODEL_FLAGS = {"train": "--model_name_or_path", "predict": "--model", "push": "--model"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    flag = MODEL_FLAGS.get(argv[0]) if argv else None
+    if flag:
+        from core.errors import WorkbenchError
+        from core.models.loader import check_spec
+
+        for index, value in enumerate(argv[:-1]):
+            if value == flag:
+                try:
+                    check_spec(argv[index + 1])
+                except WorkbenchError as err:
+                    print(f"error: {err}", file=sys.stderr)
+                    return 2
     return dispatch("python -m trainer", COMMANDS, argv)
 
 

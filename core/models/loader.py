@@ -94,6 +94,30 @@ def model_path(spec: str | None = None) -> str:
     return spec
 
 
+def check_spec(spec: str) -> None:
+    """``model_path``'s refusals, without building, unpacking or importing anything heavy: a command line
+    says that a model folder is missing before it loads torch (seconds), not after.
+
+    Raises:
+        ModelLoadError: The spec names a missing path, a file that is not a model archive, or a folder
+            that is not a model.
+    """
+    if spec.startswith("builtin:"):
+        return
+    path = Path(spec).expanduser()
+    if path.is_file() and not spec.endswith(_TAR_SUFFIXES):
+        raise ModelLoadError(
+            f"{spec} is a file, not a model: give a model folder or a SageMaker model.tar.gz."
+        )
+    if path.is_dir():
+        _check_model_dir(path)
+    elif not path.exists() and (_looks_like_path(spec) or not _HUB_ID.match(spec)):
+        raise ModelLoadError(
+            f"{spec} does not exist: give an existing model folder, a model.tar.gz, a Hub id "
+            f"like org/name, or {BUILTIN_E5_SMALL}."
+        )
+
+
 def load_model(spec: str | None = None, device: str | None = None):
     """Load a ``SentenceTransformer`` from any spec (see the module docstring).
 
