@@ -21,3 +21,26 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
     except httpx.HTTPError:
         return NO_ANSWER
     return None
+
+
+_decided: list[str | None] = []
+
+
+def offline_unless_reachable(timeout: float = 3.0) -> str | None:
+    """Probe the Hub once per process; when it does not answer, switch this process to offline mode
+    (``HF_HUB_OFFLINE``), so that no later call waits on it with retries (every input of an offline run
+    is bundled, local or built in). Returns ``hub_unreachable``'s reason, or None when the Hub answers."""
+    import logging
+
+    if not _decided:
+        reason = hub_unreachable(timeout)
+        if reason == NO_ANSWER:
+            from huggingface_hub import constants
+
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            constants.HF_HUB_OFFLINE = True
+            logging.getLogger(__name__).warning(
+                "The Hugging Face Hub does not answer: working offline (bundled, local and built-in inputs)."
+            )
+        _decided.append(reason)
+    return _decided[0]

@@ -744,3 +744,29 @@ def test_another_rank_preparing_the_data_is_no_reason_to_refuse_the_folder(tmp_p
     (output / "notas.txt").write_text("mine")
     with pytest.raises(OutputDirError, match="is not empty .notas.txt."):
         plan_output_dir(output, None, overwrite=False)
+
+
+def test_an_offline_run_probes_the_hub_once_and_never_waits_on_it(_tiny_model_master, tmp_path):
+    """No HF_HUB_OFFLINE, a Hub that does not answer (a closed port): one probe, one line, no retries,
+    and the run uses the bundled STS pairs."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # nothing listens there once the socket is closed
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"} | {
+        "HF_ENDPOINT": f"http://127.0.0.1:{closed}",
+        "WORKBENCH_CACHE": str(tmp_path / "cache"),
+    }
+    argv = _flags(_tiny_model_master, tmp_path / "run", "--sts_source", "auto", "--max_train_samples", "32")
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "train", *argv], capture_output=True, text=True, env=env,
+        cwd=PROJECT_ROOT, timeout=600,
+    )  # fmt: skip
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert log.count("does not answer: working offline") == 1 and "Retrying" not in log, log[-3000:]
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["sources"]["sts_dev"] == "bundled:dev"

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.errors import WorkbenchError
+from core.hub import offline_unless_reachable
 from core.models.handle import load_handle
 from core.runs import read_run_record, write_run_record
 from trainer.arguments import PRIMARY_METRIC, ConfigError, parse_train_args
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("sentence_transformers.sentence_transformer.evaluation").setLevel(logging.WARNING)
     try:
         args = parse_train_args(sys.argv[1:] if argv is None else argv)
+        offline_unless_reachable()  # one probe: an unreachable Hub is never waited on again
         record = train(*args)
     except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)

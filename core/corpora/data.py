@@ -90,9 +90,15 @@ def load_sts_with_fallback(split: str) -> tuple[list[dict], str]:
         The pairs and the name of the source they came from (``stsb_multi_mt:es:<split>`` or
         ``bundled:<split>``), so that callers can report which one they used.
     """
+    from core.hub import offline_unless_reachable
+
+    reason = offline_unless_reachable()
+    if reason is not None:  # one probe decided: no download attempt, no retries
+        logger.info("Spanish STS %s: the bundled set (the Hub is %s).", split, reason.replace("-", " "))
+        return load_sts(split), f"bundled:{split}"
     try:
         return load_stsb_multi_mt(split), f"stsb_multi_mt:es:{split}"
-    except Exception as err:  # offline, gated, renamed: the bundled set is the documented fallback
+    except Exception as err:  # gated, renamed: the bundled set is the documented fallback
         logger.warning(
             "stsb_multi_mt es %s is not reachable (%s); using the bundled Spanish STS %s set.",
             split,
