@@ -14,6 +14,7 @@ from core.corpora.text import decimal, thousands
 from core.errors import InputError
 from core.messages import TABLE_COLUMNS
 from core.models.backends import FIGURE_BACKEND
+from core.models.calibration import shown_reading
 from core.models.handle import get_handle
 from core.tables import TableError, read_table
 from evaluation.datasets import DatasetError, STSDataset, StsFileError, load_sts_dataset, sts_pairs
@@ -129,8 +130,8 @@ def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> t
     second = get_handle(specs[1], backend=FIGURE_BACKEND).calibration.many(after["predictions"])
     order = np.argsort(-np.abs(second - first))[:10]
     changed = [
-        [dataset.sentences1[i], dataset.sentences2[i], round(dataset.scores[i], 2), round(float(first[i]), 2),
-         round(float(second[i]), 2), round(float(second[i] - first[i]), 2)]
+        [dataset.sentences1[i], dataset.sentences2[i], round(dataset.scores[i], 2), shown_reading(first[i]),
+         shown_reading(second[i]), shown_reading(second[i] - first[i])]
         for i in order
     ]  # fmt: skip
     return verdict, changed

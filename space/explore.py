@@ -15,6 +15,7 @@ from core.corpora.embeddings import embedding_key
 from core.corpora.search import snippet
 from core.corpora.text import clean_text, decimal, thousands
 from core.errors import InputError
+from core.models.calibration import shown_reading
 from space.checks import checked_text, log_note, number_between, one_of, whole_number
 from space.downloads import csv_file
 from space.figures import cluster_map as cluster_figure
@@ -147,12 +148,12 @@ def find_duplicates(
     items = corpus.items
     readings = scale.many([score for score, _, _ in pairs]) if pairs else []
     rows = [
-        [round(float(sts), 2), round(score, 4), items[i]["title"] or snippet(items[i]["body"], 120),
+        [shown_reading(sts), round(score, 4), items[i]["title"] or snippet(items[i]["body"], 120),
          items[j]["title"] or snippet(items[j]["body"], 120), items[i]["section"]]
         for (score, i, j), sts in zip(pairs[:500], readings, strict=False)
     ]  # fmt: skip
     full = [
-        [round(float(sts), 2), round(score, 4), items[i]["id"], items[j]["id"], passage_text(items[i]),
+        [shown_reading(sts), round(score, 4), items[i]["id"], items[j]["id"], passage_text(items[i]),
          passage_text(items[j])]
         for (score, i, j), sts in zip(pairs, readings, strict=True)
     ]  # fmt: skip

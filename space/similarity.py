@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from core.models.calibration import describe_similarity
+from core.models.calibration import describe_similarity, shown_reading
 from core.models.similarity import rank_candidates, score_pairs, similarity_matrix
 from space.checks import checked_lines, checked_text, log_note
 from space.figures import heatmap, ranked_bars
@@ -51,7 +51,7 @@ def compare(sentence_a: object, sentence_b: object, warn: Warn = log_note) -> tu
             sts, band = 5.0, None
         else:
             sts, band = handle.calibration(score), handle.calibration.band(score)
-        rows.append([spec, round(sts, 2), round(score, 4), describe_similarity(sts, band)])
+        rows.append([spec, shown_reading(sts), round(score, 4), describe_similarity(sts, band)])
     return rows[0][1], rows[0][2], rows
 
 

@@ -17,8 +17,12 @@ FLAGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("Chromium is not installed (`.ci/run` installs it)", allow_module_level=True)
+if not os.path.exists(CHROMIUM):  # never a silent skip: `make test` installs it, or says how
+    pytest.fail(
+        "The browser tests need Chromium: run `make test` (it installs it with apt when it can), or "
+        "`sudo apt-get install chromium`.",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +70,8 @@ def read_csv(path) -> list[dict]:
 def test_introduction_and_the_similarity_reading_in_the_browser(page):
     intro = page.locator("#introduction").inner_text()
     assert "Similitud" in intro and "Búsqueda semántica" in intro and "Evaluación" in intro
+    # idle reads as idle: no number before a comparison
+    assert page.locator("#sts input").input_value() == "" and page.locator("#score input").input_value() == ""
     page.locator("#sentence-a textarea").fill("El Gobierno aprueba los presupuestos")
     page.locator("#sentence-b textarea").fill("El Gobierno aprueba los presupuestos")
     page.locator("#compare").click()

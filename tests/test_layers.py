@@ -117,3 +117,14 @@ def test_the_training_recipe_reads_top_to_bottom():
     assert len(source.splitlines()) <= 300
     train = next(node for node in ast.parse(source).body if getattr(node, "name", None) == "train")
     assert train.end_lineno - train.lineno + 1 <= 80
+
+
+def test_the_browser_tests_never_skip_silently():
+    """`make test` installs Chromium or stops saying how, and the browser tests fail without it, never
+    skip: a green run always includes them."""
+    import subprocess
+
+    browser = (PROJECT_ROOT / "tests" / "test_browser.py").read_text(encoding="utf-8")
+    assert "pytest.skip(" not in browser and "importorskip" not in browser
+    planned = subprocess.run(["make", "-n", "test"], capture_output=True, text=True, cwd=PROJECT_ROOT).stdout
+    assert "apt-get install -y -qq chromium" in planned and "pytest" in planned

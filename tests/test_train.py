@@ -65,6 +65,13 @@ def test_run_writes_final_metrics_and_record(finished_run):
             again["metrics"]["spearman_cosine"], abs=1e-3
         )
     assert metrics["test"] != metrics["baseline_test"]  # training changed the model
+    # a lean run folder: final/ and the latest checkpoint (with its optimizer state), older ones removed
+    assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-6"]
+    assert (output / "checkpoint-6" / "optimizer.pt").is_file()
+    disk = record["disk"]
+    assert disk["latest_checkpoint"] == "checkpoint-6" and disk["removed_bytes"] > 0
+    on_disk = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
+    assert abs(disk["run_folder_bytes"] - on_disk) < 100_000  # the size it reports is the folder's
     assert metrics["best_checkpoint"].endswith(("checkpoint-3", "checkpoint-6"))
     run = json.loads((output / "run.json").read_text())
     assert run["config"]["loss"] == "mnrl" and run["config"]["learning_rate"] == 2e-5

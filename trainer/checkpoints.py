@@ -188,3 +188,28 @@ def wait_for_everyone() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
+
+
+def lean_run(output_dir: Path, final_dir: Path) -> dict:
+    """A finished run keeps what publishing and continuing need: ``final/`` (the model kept, the best
+    checkpoint's weights when the best is loaded at the end) and the latest complete checkpoint (with its
+    optimizer state, to train on from there); older checkpoints go. Returns the sizes, in bytes."""
+    latest = last_complete_checkpoint(output_dir)
+    removed = 0
+    for path in checkpoints(output_dir):
+        if path != latest:
+            removed += folder_bytes(path)
+            shutil.rmtree(path, ignore_errors=True)
+    weights = sum(folder_bytes(path) for path in final_dir.glob("*.safetensors"))
+    return {
+        "run_folder_bytes": folder_bytes(output_dir),
+        "final_bytes": folder_bytes(final_dir),
+        "weights_bytes": weights,
+        "latest_checkpoint": latest.name if latest else None,
+        "latest_checkpoint_bytes": folder_bytes(latest) if latest else 0,
+        "removed_bytes": removed,
+    }

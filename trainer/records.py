@@ -12,6 +12,7 @@ from core.io import read_json, save_dir_atomically
 from core.runs import write_json, write_metrics, write_run_record
 from core.versions import library_versions
 from trainer.card import hub_base_model
+from trainer.checkpoints import lean_run
 from trainer.scores import (
     evaluate,
     item_scores,
@@ -97,6 +98,7 @@ def save_final(model, trainer, train_result, record, metrics, per_dimension, bas
         "attempts": record.get("attempts", 1),
         "paired": summary.get("paired"),  # against the base, on the same test items
     }
+    record["disk"] = lean_run(output_dir, final_dir)
     for folder in [output_dir, final_dir, *extra]:
         write_run_record(folder, record)
 

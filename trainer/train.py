@@ -195,6 +195,15 @@ def format_summary(record: dict) -> str:
             before = f"{baseline[key]:.4f} -> " if key in baseline else ""
             lines.append(f"{label}: {before}{metrics[key]:.4f}")
     lines.append(f"Sources: {', '.join(f'{k}={v}' for k, v in record['sources'].items())}")
+    if disk := record.get("disk"):
+        size, gb = disk["run_folder_bytes"], 2**30
+        times = size / max(1, disk["weights_bytes"])
+        lines.append(
+            f"Run folder: {size / gb:.2f} GB ({times:.1f}× the weights): "
+            f"final/ {disk['final_bytes'] / gb:.2f} GB, "
+            f"{disk['latest_checkpoint']} {disk['latest_checkpoint_bytes'] / gb:.2f} GB (with the optimizer "
+            "state, to train on); older checkpoints removed."
+        )
     return "\n".join(lines)
 
 

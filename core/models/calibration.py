@@ -18,6 +18,14 @@ import numpy as np
 HELD_OUT_EVERY = 4  # one pair in four, taken along the score order, is held out
 
 
+READING_DIGITS = 1  # the 0–5 reading is shown with one decimal everywhere: page, tables, API, downloads
+
+
+def shown_reading(sts: float) -> float:
+    """A 0–5 reading as every place shows it (``READING_DIGITS``)."""
+    return round(float(sts), READING_DIGITS)
+
+
 def calibration_pairs() -> tuple[list[dict], list[dict]]:
     """The pairs the map is fitted on and the held-out pairs, stratified by gold score."""
     from core.corpora.data import load_sts

@@ -45,9 +45,14 @@ def build() -> None:
         sentence_b = gr.Textbox(label="Frase B", lines=2, elem_id="sentence-b")
     compare_button = gr.Button("Comparar", variant="primary", elem_id="compare")
     with gr.Row():
-        sts = gr.Number(None, label="Similitud (0–5)", precision=1, elem_id="sts")
+        # empty, not "0", until a comparison: a number before anything is typed reads like a result
+        sts = gr.Number(
+            None, label="Similitud (0–5)", placeholder="—", precision=1, interactive=False, elem_id="sts"
+        )
         reading = gr.Textbox(label="Lectura", interactive=False, elem_id="reading", scale=3)
-        cosine = gr.Number(None, label="Coseno", precision=4, elem_id="score")
+        cosine = gr.Number(
+            None, label="Coseno", placeholder="—", precision=4, interactive=False, elem_id="score"
+        )
     gr.Markdown(
         "La lectura de 0 (temas distintos) a 5 (mismo significado) está calibrada con pares puntuados por "
         "personas. El coseno es la medida en bruto del modelo: en e5 casi todo queda entre 0,7 y 1, porque "
