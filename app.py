@@ -16,10 +16,12 @@ import logging
 import os
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from space import about as about_tab
 from space import runtime
 from space import search as search_tab
+from space.edges import BodyLimit, register_endpoints
 from space.logs import quiet_logs
 from space.pages import about as about_page
 from space.pages import evaluate as evaluate_page
@@ -38,6 +40,8 @@ LAUNCH = {
     "css": ".gradio-container table, .gradio-container table *, .gradio-container .body-cell, "
     ".gradio-container .body-cell * { font-family: var(--font) !important; }",
     "footer_links": ["api", "gradio", "settings"],
+    # Bodies over their route's limit are refused (413, Spanish) before a byte is read (space/edges.py).
+    "app_kwargs": {"middleware": [Middleware(BodyLimit)]},
 }
 
 
@@ -74,6 +78,7 @@ def build_demo() -> gr.Blocks:
         demo.load(about_page.loading_state, None, [loading, timer], api_name=False, show_progress="hidden")
     # The queue is the only way in: no direct POST /gradio_api/run/... that would skip its limits.
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
+    register_endpoints(demo)  # unknown endpoints and short calls are refused in Spanish (space/edges.py)
     return demo
 
 
@@ -89,7 +94,7 @@ def main() -> None:
     demo = build_demo()
     demo.launch(server_name=host, server_port=port, quiet=True, prevent_thread_lock=True, **LAUNCH)
     # the models load once the page is served: started earlier, their imports (torch, sentence-
-    # transformers) took the GIL from the page's build and slowed both (README, "Performance")
+    # transformers) took the GIL from the page's build and slowed both (docs/performance.md)
     runtime.start_warm_up()
     demo.block_thread()
 

@@ -2,7 +2,7 @@
 
 The map of each model (``core.models.calibration``) is fitted on the bundled STS dev pairs and the calibration
 pairs, minus one pair in four (stratified by score), which it never sees; this script reads those
-held-out pairs and prints the figures of the README ("A reading people trust"): mean absolute error on
+held-out pairs and prints the figures of docs/space.md ("A reading people trust"): mean absolute error on
 0–5, the share of gold ≥ 4.5 pairs read ≥ 4, the share of gold ≤ 1 pairs read ≤ 1.5, each with n.
 It also prints the same figures for the previous map (isotonic steps on the 120 dev pairs alone) on the
 held-out pairs it did not see either.

@@ -12,7 +12,8 @@ EMPTY_TEXT = "Escribe {label}: está vacía."
 TEXT_TOO_LONG = "{label} pasa de {max_chars} caracteres: se usan los primeros."
 TOO_MANY_TOKENS = "{label} tiene {tokens} tokens: el modelo solo lee los primeros {max_tokens}."
 TOO_FEW_LINES = "Escribe al menos {label}, una por línea."
-TOO_MANY_SENTENCES = "Demasiadas frases: {count}. El máximo es {maximum}."
+TOO_MANY_SENTENCES = "Demasiadas frases: enviaste {count} y el máximo es {maximum}; quita {extra}."
+NO_CI = "sin IC: hacen falta al menos {minimum} pares"
 SENTENCE_TOO_LONG = "Alguna frase pasa de {max_chars} caracteres: se usan los primeros."
 NOT_A_WHOLE_NUMBER = "{name} debe ser un número entero entre {low} y {high} (llegó {sent!r})."
 NUMBER_OUT_OF_RANGE = "{name} debe ser un número mayor que {low} y hasta {high} (llegó {sent!r})."
@@ -74,8 +75,8 @@ NO_TEXT_COLUMN = "{name} no tiene columna de texto: llama a una columna {columns
 EMPTY_TEXT_COLUMN = "{name}: la columna {column!r} está vacía en todas las filas."
 
 # Reading notes (how a corpus was read)
-TEXTS_CUT = "{count} textos largos se recortaron a sus primeros caracteres (el modelo lee ~500 tokens)."
-ROWS_SKIPPED = "{count} filas sin texto se omitieron."
+TEXTS_CUT = "{count} se {verb} a sus primeros caracteres (el modelo lee ~500 tokens)."
+ROWS_SKIPPED = "{count} sin texto se {verb}."
 
 # Models
 MODEL_UNAVAILABLE = (

@@ -8,7 +8,7 @@ import logging
 import os
 
 from core.corpora.corpus import Corpus
-from core.corpora.text import thousands
+from core.corpora.text import counted, thousands
 from space.runtime import active_corpus, app_models, model_handle
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ def about(corpus: Corpus | None = None) -> str:
         "La lectura de 0 a 5 está calibrada para cada modelo con pares STS en español "
         "(`assets/sts_es_dev.jsonl` y `assets/sts_es_calibration.jsonl`).",
         "## Corpus",
-        f"{corpus.name} ({where}): {thousands(len(corpus))} textos en {len(corpus.sections)} secciones.",
+        f"{corpus.name} ({where}): {thousands(len(corpus))} textos en "
+        f"{counted(len(corpus.sections), 'sección', 'secciones')}.",
         "## Desde código",
         "```python",
         "from gradio_client import Client",

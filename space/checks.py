@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from core import messages
-from core.corpora.text import MAX_TEXT_CHARS, cap_text, clean_text
+from core.corpora.text import MAX_TEXT_CHARS, cap_text, clean_text, thousands
 from core.errors import InputError
 from core.models.similarity import token_count
 
@@ -46,12 +46,18 @@ def checked_lines(
 ) -> list[str]:
     """Non-empty lines of ``text`` (at least ``minimum``, at most ``MAX_SENTENCES``), each cleaned."""
     raw = text if isinstance(text, str) else ""
-    lines = [clean_text(line) for line in raw.splitlines()[: MAX_SENTENCES * 50]]
+    lines = [clean_text(line) for line in raw.splitlines()]
     lines = [line for line in lines if line]
     if len(lines) < minimum:
         raise InputError(messages.TOO_FEW_LINES.format(label=label))
     if len(lines) > MAX_SENTENCES:
-        raise InputError(messages.TOO_MANY_SENTENCES.format(count=len(lines), maximum=MAX_SENTENCES))
+        raise InputError(
+            messages.TOO_MANY_SENTENCES.format(
+                count=thousands(len(lines)),
+                maximum=MAX_SENTENCES,
+                extra=thousands(len(lines) - MAX_SENTENCES),
+            )
+        )
     capped = [cap_text(line) for line in lines]
     if any(cut for _, cut in capped):
         warn(messages.SENTENCE_TOO_LONG.format(max_chars=MAX_TEXT_CHARS))

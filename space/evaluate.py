@@ -74,7 +74,7 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
             r["dataset"],
             round(r["metrics"]["spearman_cosine"], 4),
             round(r["metrics"]["pearson_cosine"], 4),
-            f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
+            ci_text(r["ci95"], r["n"]),
             r["n"],
             r.get("backend", FIGURE_BACKEND),
             "sí" if r.get("cached") else "no",
@@ -150,6 +150,17 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
         if why == OFFLINE
         else "el Hub no responde desde este servidor"
     )
+
+
+MIN_CI_PAIRS = 10  # a bootstrap over fewer pairs gives no interval worth showing (or NaN)
+
+
+def ci_text(ci, n: int) -> str:
+    """The 95 % CI as the table shows it, or why there is none."""
+    low, high = ci
+    if n < MIN_CI_PAIRS or low != low or high != high:  # NaN: too few pairs, or all scores alike
+        return messages.NO_CI.format(minimum=MIN_CI_PAIRS)
+    return f"[{low:.3f}, {high:.3f}]"
 
 
 def read_visitor_sts(path: str) -> STSDataset:

@@ -138,7 +138,7 @@ def warm_up() -> None:
 
     Torch gets ``$WORKBENCH_TORCH_THREADS`` threads (default 1), set before any request encodes: two
     quick requests and one heavy run at once on a 2-vCPU Space, and one thread each beats threads that
-    fight for the same cores (README, "Performance")."""
+    fight for the same cores (docs/performance.md)."""
     serving_threads()
     _warm_up["state"] = "running"
     try:

@@ -466,3 +466,65 @@ def test_the_served_log_is_quiet_and_honest(_tiny_model_master, tmp_path):
     for noise in ("Batches", "it/s]", "Traceback", "Warning", "LOAD REPORT", "INFO root", "fusion"):
         assert noise not in text, f"{noise!r} in the log:\n{text}"
     assert text.count("refused: Escribe la primera frase") == 1
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def test_oversized_bodies_are_refused_in_spanish_before_they_are_read(served_app, caplog):
+    """413 and a Spanish message for a body over its route's limit, declared or streamed; 100 of them
+    leave the server's memory where it was (the server runs in this process here)."""
+    import httpx
+
+    body = b'{"data": ["' + b"x" * (5 * 2**20) + b'"]}'
+    with httpx.Client(base_url=served_app, timeout=30) as http:
+        answer = http.post(
+            "gradio_api/call/duplicates", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert (
+            answer.status_code == 413
+            and "La petición ocupa 5,0 MB y el máximo es 1,0 MB" in answer.json()["error"]
+        )
+
+        def chunks():  # no Content-Length: counted as it arrives
+            for _ in range(20):
+                yield b"x" * 2**17
+
+        streamed = http.post(
+            "gradio_api/queue/join", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert streamed.status_code == 413 and "el máximo es 1,0 MB" in streamed.json()["error"]
+        upload = http.post("gradio_api/upload", files={"files": ("grande.csv", b"a" * (12 * 2**20))})
+        assert upload.status_code == 413 and "hasta 10 MB" in upload.json()["error"]
+        before = _rss_mb()
+        for _ in range(100):
+            assert http.post("gradio_api/call/similarity", content=body).status_code == 413
+        assert _rss_mb() - before < 50, f"{_rss_mb() - before:.0f} MB kept by 100 refused bodies"
+        ok = http.post("gradio_api/call/similarity", json={"data": ["hola", "hola"]})
+        assert ok.status_code == 200  # a normal call still goes through
+    assert "refused: a body of" in caplog.text
+
+
+def test_unknown_endpoints_and_short_calls_are_refused_in_spanish_without_a_traceback(served_app, caplog):
+    import httpx
+
+    with httpx.Client(base_url=served_app, timeout=30) as http:
+        unknown = http.post("gradio_api/call/predict", json={"data": ["hola"]})
+        assert unknown.status_code == 404 and "No existe el punto /predict" in unknown.json()["error"]
+        assert "/similarity" in unknown.json()["error"]
+        short = http.post("gradio_api/call/similarity", json={"data": ["hola"]})
+        assert short.status_code == 422
+        assert (
+            "/similarity necesita al menos 2 valores (sentence_a, sentence_b); llegaron 1"
+            in short.json()["error"]
+        )
+        for bad in (b"no es json", b'{"data": "hola"}', b"[1, 2]"):
+            answer = http.post("gradio_api/call/similarity", content=bad)
+            assert answer.status_code == 422 and 'una lista "data"' in answer.json()["error"]
+        fine = http.post("gradio_api/call/similarity", json={"data": ["hola", "adiós"]})
+        assert fine.status_code == 200 and "event_id" in fine.json()
+    assert caplog.text.count("refused: /gradio_api/call/") >= 5 and "Traceback" not in caplog.text

@@ -88,13 +88,13 @@ def test_control_characters_and_lone_surrogates_are_stripped_before_the_empty_ch
     content = "\n".join(json.dumps(r) for r in rows)  # JSON escapes carry the lone surrogate
     corpus = read_upload(_write(tmp_path, "a.jsonl", content))
     assert [i["body"] for i in corpus.items] == ["hola mundo", "adiós"]
-    assert any("1 filas sin texto" in note for note in corpus.notes)
+    assert "1 fila sin texto se omitió." in corpus.notes  # singular for one
 
 
 def test_long_texts_are_cut_with_a_note(tmp_path):
     corpus = read_upload(_write(tmp_path, "a.txt", "palabra " * 5000 + "\ncorta\n"))
     assert len(corpus.items[0]["body"]) <= MAX_TEXT_CHARS and corpus.items[1]["body"] == "corta"
-    assert any("recortaron" in note for note in corpus.notes)
+    assert "1 texto largo se recortó a sus primeros caracteres (el modelo lee ~500 tokens)." in corpus.notes
 
 
 @pytest.mark.parametrize(

@@ -128,3 +128,20 @@ def test_the_browser_tests_never_skip_silently():
     assert "pytest.skip(" not in browser and "importorskip" not in browser
     planned = subprocess.run(["make", "-n", "test"], capture_output=True, text=True, cwd=PROJECT_ROOT).stdout
     assert "apt-get install -y -qq chromium" in planned and "pytest" in planned
+
+
+def test_the_readme_is_short_and_every_link_and_command_in_it_is_real():
+    import re
+
+    from benchmarks.__main__ import COMMANDS as BENCHMARKS
+    from evaluation.__main__ import COMMANDS as EVALUATION
+    from trainer.__main__ import COMMANDS as TRAINER
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 250
+    for target in re.findall(r"\]\(((?:docs|assets)/[^)#]+)", readme):
+        assert (PROJECT_ROOT / target).is_file(), target
+    known = {"trainer": TRAINER, "evaluation": EVALUATION, "benchmarks": BENCHMARKS}
+    for package, command in re.findall(r"python -m (trainer|evaluation|benchmarks) (\w+)", readme):
+        assert command in known[package], f"python -m {package} {command}"
+    assert ".venv/bin/python -m" not in readme.replace("or as `.venv/bin/python -m …`", "")  # one way

@@ -253,3 +253,15 @@ def test_duplicates_of_a_corpus_too_large_to_mine_live_is_a_clear_message(tiny_a
     monkeypatch.setattr(explore_tab, "MAX_DUPLICATE_TEXTS", 100)
     with pytest.raises(InputError, match="tiene 570 textos: buscar duplicados en directo"):
         explore_tab.find_duplicates(None, 3.5)
+
+
+def test_the_small_refusals_say_what_was_sent_and_what_to_do():
+    from space.evaluate import ci_text
+
+    with pytest.raises(InputError, match="Escribe la primera frase"):
+        checks.checked_text("\u200b\u200d\u2060\ufeff", "la primera frase")  # invisible only: empty
+    assert checks.checked_text("ho\u200bla", "x") == "hola"
+    with pytest.raises(InputError, match="enviaste 2.000 y el máximo es 20; quita 1.980"):
+        checks.checked_lines("\n".join(f"frase {i}" for i in range(2000)), "una frase candidata", 1)
+    assert ci_text([float("nan"), float("nan")], 3) == "sin IC: hacen falta al menos 10 pares"
+    assert ci_text([0.51, 0.72], 120) == "[0.510, 0.720]"

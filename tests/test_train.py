@@ -376,7 +376,7 @@ def test_ready_configs_parse(tmp_path):
 
     # trained with the prompts it is served with: headlines as queries, bodies as passages
     assert offline[-1].prompts == {"anchor": E5_PROMPTS["query"], "positive": E5_PROMPTS["document"]}
-    assert offline[-1].multi_dataset_batch_sampler == "round_robin"  # the sampler the README measured
+    assert offline[-1].multi_dataset_batch_sampler == "round_robin"  # the sampler docs/training.md measured
     gpu_recipe = PROJECT_ROOT / "trainer/configs/bertin-cc-news.yaml"
     bertin = parse_train_args(["--config", str(gpu_recipe), "--bf16", "false"])  # bf16 needs a GPU
     assert bertin[0].model_name_or_path == "bertin-project/bertin-roberta-base-spanish"

@@ -24,7 +24,7 @@ from core import messages
 from core.cache import CACHE
 from core.corpora.data import load_news
 from core.corpora.embedded import EmbeddedVectors, is_embedded_spec, read_embedded
-from core.corpora.text import cap_text, clean_text, thousands
+from core.corpora.text import cap_text, clean_text, counted, thousands
 from core.errors import CorpusError
 from core.models.fingerprint import data_fingerprint
 from core.tables import TableError, iter_rows, looks_binary
@@ -296,7 +296,17 @@ def normalise_rows(
         raise CorpusError(messages.EMPTY_TEXT_COLUMN.format(name=name, column=body))
     notes = []
     if cut:
-        notes.append(messages.TEXTS_CUT.format(count=cut))
+        notes.append(
+            messages.TEXTS_CUT.format(
+                count=counted(cut, "texto largo", "textos largos"),
+                verb="recortó" if cut == 1 else "recortaron",
+            )
+        )
     if len(items) < len(dicts):
-        notes.append(messages.ROWS_SKIPPED.format(count=len(dicts) - len(items)))
+        skipped = len(dicts) - len(items)
+        notes.append(
+            messages.ROWS_SKIPPED.format(
+                count=counted(skipped, "fila", "filas"), verb="omitió" if skipped == 1 else "omitieron"
+            )
+        )
     return items, tuple(notes)

@@ -1,7 +1,7 @@
 """Nearest neighbours over normalised embeddings: exact below a size threshold, a FAISS IVF index above,
 a binary index with exact rescoring for the largest corpora.
 
-The choice comes from ``python -m benchmarks speed`` on a 2-core CPU (README, "Performance"): one exact
+The choice comes from ``python -m benchmarks speed`` on a 2-core CPU (docs/performance.md): one exact
 matrix product costs ~1.6 ms at 10k vectors and ~17 ms at 100k (too slow with query encoding on top), so
 corpora from ``INDEX_THRESHOLD`` vectors up get an inverted-file index (``nlist = 4·√n`` lists, 32
 probed), built once and kept on disk. From ``BINARY_THRESHOLD`` vectors, an IVF-Flat copy of the vectors

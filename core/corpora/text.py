@@ -8,6 +8,9 @@ import re
 # of Spanish), and tokenizing megabytes would hold a shared tokenizer for seconds.
 MAX_TEXT_CHARS = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# invisible characters (zero-width spaces and joiners, direction marks, BOM) go without a trace: a text of
+# nothing but them is empty, not something to score
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -15,7 +18,7 @@ def clean_text(value: object) -> str:
     """``value`` as one line of text: control characters and lone surrogates removed (they break
     tokenizers and UTF-8 output), runs of whitespace collapsed, ends stripped."""
     text = value if isinstance(value, str) else "" if value is None else str(value)
-    return " ".join(_SURROGATE.sub("", _CONTROL.sub(" ", text)).split())
+    return " ".join(_INVISIBLE.sub("", _SURROGATE.sub("", _CONTROL.sub(" ", text))).split())
 
 
 def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
@@ -24,6 +27,11 @@ def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
         return text, False
     cut = text[:limit]
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut), True
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """``1 fila``, ``2 filas``, ``1.200 filas``: a count with its noun in the right number."""
+    return f"{thousands(count)} {singular if count == 1 else plural}"
 
 
 def thousands(number: int) -> str:

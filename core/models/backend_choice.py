@@ -50,7 +50,7 @@ TIMING_BATCH = 64
 TIMING_ROUNDS = 3
 VERDICT_VERSION = 2  # 2: ranking per architecture, quality per weights (1: one verdict per model)
 # Texts below which building a variant does not repay itself when nothing is measured yet (ONNX int8 on
-# the AMD EPYC: ~80 s to build and check, 1.5x torch fp32 at ~16 texts/s; README, "Performance").
+# the AMD EPYC: ~80 s to build and check, 1.5x torch fp32 at ~16 texts/s; docs/performance.md).
 DEFAULT_BREAK_EVEN = 4000
 
 

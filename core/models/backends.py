@@ -10,7 +10,7 @@ returns float32 hidden states.
 - ``onnx-int8``: the transformer exported to ONNX (eager attention, so ONNX Runtime fuses it), optimised
   for BERT-like graphs and quantised to int8 dynamically, the word-embedding table included, except the
   attention-output and feed-forward-down projections, which stay fp32 (quantising those too fails the
-  quality bar on e5-small; README, "Performance"). Built once per model into the cache.
+  quality bar on e5-small; docs/performance.md). Built once per model into the cache.
 - ``openvino``: the transformer converted to OpenVINO's format once (weights stored fp16; OpenVINO does
   not read ONNX Runtime's int8 operators), compiled by its CPU plugin, which computes in bf16 where the CPU
   has AMX, else fp32; one stream per request slot (``openvino_config``).

@@ -38,7 +38,7 @@ def usable_cpus() -> int:
 
 def has_bf16() -> bool:
     """The CPU computes in bfloat16 natively (AVX-512 BF16 or AMX); without it bf16 is emulated, ~6×
-    slower than fp32 (README, "Performance")."""
+    slower than fp32 (docs/performance.md)."""
     flags = set(cpu_info()["vector_flags"])
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 

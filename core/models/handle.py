@@ -142,7 +142,7 @@ class AllCores:
     """A torch model whose ``encode_document`` runs on ``threads`` threads in the calling thread (torch's
     OpenMP thread count is kept per thread: other threads' requests keep the serving count), then
     restores the serving count. Measured: an upload on torch took 3.7× the benchmark's time on one
-    thread (README, "Performance")."""
+    thread (docs/performance.md)."""
 
     def __init__(self, model, threads: int):
         self.model, self.threads = model, threads

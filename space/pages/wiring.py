@@ -15,7 +15,9 @@ from space import runtime
 logger = logging.getLogger(__name__)
 
 
-SESSION_TTL_S = 3600  # an idle visitor's corpus is dropped after this (README, "Many visitors at once")
+SESSION_TTL_S = (
+    3600  # an idle visitor's corpus is dropped after this (docs/performance.md, "Many visitors at once")
+)
 
 
 # Two vCPUs: quick requests (similarity, search) run two at a time; heavy ones (upload, map, duplicates,
@@ -27,7 +29,7 @@ HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
 
 
 # ZeroGPU: the longest each kind of event may hold a GPU (seconds; a shorter duration queues sooner). Every
-# decorated event runs the model; the decorator is a no-op off ZeroGPU (README, "Deploy the Space").
+# decorated event runs the model; the decorator is a no-op off ZeroGPU (docs/space.md, "Deploy the Space").
 QUICK_GPU_S, HEAVY_GPU_S, EVALUATE_GPU_S = 15, 120, 300
 
 

@@ -1,0 +1,148 @@
+"""What reaches the server before our code runs: request bodies are bounded before they are read, and a
+call to an endpoint that does not exist, or with too few values, is refused in Spanish.
+
+Gradio reads a request's whole body before any handler sees it, and keeps memory from large ones (a fresh
+server went from 997 to 1,527 MB after 100 bodies of 5 MB that the app then refused). ``BodyLimit`` is an
+ASGI middleware in front of every route: a body declared larger than its route's limit is answered with
+413 and a Spanish message without reading a byte of it; a body without a declared length is counted as
+it arrives and cut at the limit. A ``POST /gradio_api/call/NAME`` for an unknown NAME is answered 404,
+and one whose JSON holds no ``data`` list, or fewer values than the endpoint requires, 422, each with a
+Spanish message that says what to send (Gradio answered them with a 500, ``{"error": null}`` and a
+66-line traceback in the log). Each refusal is one ``refused:`` line in the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+# The largest legitimate bodies: an upload (the 10 MB file cap plus the form's envelope), and any call of
+# the API (texts are capped at 4,000 characters; 20 of them for the matrix, a list of candidates for
+# the ranking): 1 MB is several times what a visitor can send usefully.
+UPLOAD_LIMIT = 10 * MiB + 64 * 1024
+CALL_LIMIT = 1 * MiB
+UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+TOO_LARGE = (
+    "La petición ocupa {size} y el máximo es {limit}: envía textos más cortos "
+    "(o un archivo de hasta 10 MB en la subida)."
+)
+
+
+UNKNOWN_ENDPOINT = "No existe el punto /{name}. Los disponibles son: {names}."
+BAD_CALL = (
+    'El cuerpo debe ser JSON con una lista "data" de valores, p. ej. {{"data": ["una frase", "otra"]}}.'
+)
+TOO_FEW = "/{name} necesita al menos {required} valores ({names}); llegaron {sent}."
+CALL_PREFIX = "/gradio_api/call/"
+# API name -> (names of its parameters, how many have no default); filled by ``register_endpoints``.
+ENDPOINTS: dict[str, tuple[list[str], int]] = {}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def register_endpoints(demo) -> None:
+    """Learn the app's named endpoints and their parameters (after the Blocks are built)."""
+    for name, endpoint in demo.get_api_info()["named_endpoints"].items():
+        parameters = endpoint["parameters"]
+        required = sum(not parameter["parameter_has_default"] for parameter in parameters)
+        ENDPOINTS[name.lstrip("/")] = ([p["parameter_name"] for p in parameters], required)
+
+
+def body_limit(path: str) -> int:
+    """The most bytes a request body to ``path`` may hold."""
+    return UPLOAD_LIMIT if path.rstrip("/").endswith(UPLOAD_PATHS) else CALL_LIMIT
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MiB:.1f} MB".replace(".", ",")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``body_limit`` with 413 before reading them."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path, limit = scope["path"], body_limit(scope["path"])
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, path, int(declared), limit)
+            return
+        received, started = 0, False
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+            return message
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            if ENDPOINTS and path.startswith(CALL_PREFIX) and "/" not in path[len(CALL_PREFIX) :]:
+                body = b""
+                while True:  # bounded by ``counted``
+                    message = await counted()
+                    body += message.get("body", b"")
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        break
+                problem = call_problem(path[len(CALL_PREFIX) :], body)
+                if problem is not None:
+                    status, text = problem
+                    logger.warning("refused: %s (%d)", path, status)
+                    await _answer(send, status, text)
+                    return
+                replayed = [{"type": "http.request", "body": body, "more_body": False}]
+
+                async def replay():
+                    return replayed.pop() if replayed else await receive()
+
+                await self.app(scope, replay, watched)
+            else:
+                await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, path, received, limit)
+
+    @staticmethod
+    async def _refuse(send, path: str, size: int, limit: int) -> None:
+        logger.warning("refused: a body of %d bytes to %s (limit %d)", size, path, limit)
+        await _answer(send, 413, TOO_LARGE.format(size=_megabytes(size), limit=_megabytes(limit)))
+
+
+def call_problem(name: str, body: bytes) -> tuple[int, str] | None:
+    """Why a ``POST /gradio_api/call/NAME`` with ``body`` cannot run: ``(status, Spanish message)``."""
+    if name not in ENDPOINTS:
+        return 404, UNKNOWN_ENDPOINT.format(name=name[:60], names=", ".join(f"/{n}" for n in ENDPOINTS))
+    try:
+        data = json.loads(body or b"null").get("data")
+    except (ValueError, AttributeError, RecursionError):
+        data = None
+    if not isinstance(data, list):
+        return 422, BAD_CALL
+    names, required = ENDPOINTS[name]
+    if len(data) < required:
+        return 422, TOO_FEW.format(name=name, required=required, names=", ".join(names), sent=len(data))
+    return None
+
+
+async def _answer(send, status: int, message: str) -> None:
+    body = json.dumps({"error": message, "detail": message}, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
