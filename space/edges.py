@@ -1,5 +1,6 @@
-"""What reaches the server before our code runs: request bodies are bounded before they are read, and a
-call to an endpoint that does not exist, or with too few values, is refused in Spanish.
+"""What reaches the server before our code runs: request bodies are bounded before they are read, one
+client cannot fill the queue for everyone, and a call to an endpoint that does not exist, or with too few
+values, is refused in Spanish.
 
 Gradio reads a request's whole body before any handler sees it, and keeps memory from large ones (a fresh
 server went from 997 to 1,527 MB after 100 bodies of 5 MB that the app then refused). ``BodyLimit`` is an
@@ -8,7 +9,10 @@ ASGI middleware in front of every route: a body declared larger than its route's
 it arrives and cut at the limit. A ``POST /gradio_api/call/NAME`` for an unknown NAME is answered 404,
 and one whose JSON holds no ``data`` list, or fewer values than the endpoint requires, 422, each with a
 Spanish message that says what to send (Gradio answered them with a 500, ``{"error": null}`` and a
-66-line traceback in the log). Each refusal is one ``refused:`` line in the log.
+66-line traceback in the log). Each client (its address) may send ``$WORKBENCH_MAX_BURST`` (40) jobs at
+once, refilled at a tenth of that per second, and 20 uploads per 10 minutes; past that it gets 429 and
+"espera a que terminen tus consultas", alone: the queue (64 places) stays open to everyone else. Each
+refusal is one ``refused:`` line in the log.
 """
 
 from __future__ import annotations
@@ -45,6 +49,53 @@ class _TooLarge(Exception):
     pass
 
 
+QUEUE_PATHS = ("/gradio_api/queue/join", CALL_PREFIX)
+BUSY = "Espera a que terminen tus consultas: has enviado {count} seguidas y el máximo es {burst}."
+UPLOADS_BUSY = "Has subido demasiados archivos seguidos ({count}); espera un minuto y vuelve a intentarlo."
+
+
+class Bucket:
+    """A token bucket per client: ``burst`` requests at once, refilled at ``rate`` per second."""
+
+    def __init__(self, burst: int, rate: float):
+        import threading
+
+        self.burst, self.rate, self._lock = burst, rate, threading.Lock()
+        self._state: dict[str, tuple[float, float, int]] = {}  # client -> (tokens, time, sent in a row)
+
+    def take(self, client: str) -> int | None:
+        """None when ``client`` may go on; else how many it sent in a row."""
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            if len(self._state) > 10_000:  # forget idle clients: bounded memory under a crowd
+                self._state = {k: v for k, v in self._state.items() if now - v[1] < 60}
+            tokens, last, row = self._state.get(client, (self.burst, now, 0))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            row = row + 1 if tokens < self.burst else 1
+            if tokens < 1:
+                self._state[client] = (tokens, now, row)
+                return row
+            self._state[client] = (tokens - 1, now, row)
+            return None
+
+
+def client_of(scope) -> str:
+    """The visitor's address: the first of ``X-Forwarded-For`` (a Space's proxy sets it), else the peer."""
+    forwarded = dict(scope.get("headers") or []).get(b"x-forwarded-for")
+    if forwarded:
+        return forwarded.split(b",")[0].strip().decode("latin-1")
+    return (scope.get("client") or ("?",))[0]
+
+
+def _buckets() -> tuple[Bucket, Bucket]:
+    import os
+
+    burst = int(os.environ.get("WORKBENCH_MAX_BURST", "40"))
+    return Bucket(burst, burst / 10), Bucket(20, 20 / 600)  # jobs: 40 at once, 4/s; uploads: 20 per 10 min
+
+
 def register_endpoints(demo) -> None:
     """Learn the app's named endpoints and their parameters (after the Blocks are built)."""
     for name, endpoint in demo.get_api_info()["named_endpoints"].items():
@@ -67,12 +118,25 @@ class BodyLimit:
 
     def __init__(self, app):
         self.app = app
+        self.jobs, self.uploads = _buckets()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         path, limit = scope["path"], body_limit(scope["path"])
+        bucket = (
+            self.uploads if limit == UPLOAD_LIMIT else self.jobs if path.startswith(QUEUE_PATHS) else None
+        )
+        if bucket is not None and (row := bucket.take(client_of(scope))) is not None:
+            logger.warning("refused: %s from %s, %d in a row", path, client_of(scope), row)
+            text = (
+                UPLOADS_BUSY.format(count=row)
+                if bucket is self.uploads
+                else BUSY.format(count=row, burst=bucket.burst)
+            )
+            await _answer(send, 429, text)
+            return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, path, int(declared), limit)

@@ -528,3 +528,26 @@ def test_unknown_endpoints_and_short_calls_are_refused_in_spanish_without_a_trac
         fine = http.post("gradio_api/call/similarity", json={"data": ["hola", "adiós"]})
         assert fine.status_code == 200 and "event_id" in fine.json()
     assert caplog.text.count("refused: /gradio_api/call/") >= 5 and "Traceback" not in caplog.text
+
+
+def test_one_flooding_client_waits_alone_and_others_are_served(served_app, caplog):
+    import httpx
+
+    flood = {"X-Forwarded-For": "10.9.9.9"}
+    with httpx.Client(base_url=served_app, timeout=30) as http:
+        answers = [
+            http.post("gradio_api/call/similarity", json={"data": ["uno", "dos"]}, headers=flood)
+            for _ in range(60)
+        ]
+        refused = [a for a in answers if a.status_code == 429]
+        assert len(refused) >= 15 and sum(a.status_code == 200 for a in answers) >= 35
+        assert "Espera a que terminen tus consultas" in refused[0].json()["error"]
+        other = http.post(
+            "gradio_api/call/similarity",
+            json={"data": ["hola", "hola"]},
+            headers={"X-Forwarded-For": "10.1.1.1"},
+        )
+        assert other.status_code == 200
+        event = http.get(f"gradio_api/call/similarity/{other.json()['event_id']}").text
+        assert "event: complete" in event  # the innocent visitor is answered
+    assert "refused: /gradio_api/call/similarity from 10.9.9.9" in caplog.text

@@ -71,7 +71,8 @@ def test_introduction_and_the_similarity_reading_in_the_browser(page):
     intro = page.locator("#introduction").inner_text()
     assert "Similitud" in intro and "Búsqueda semántica" in intro and "Evaluación" in intro
     # idle reads as idle: no number before a comparison
-    assert page.locator("#sts input").input_value() == "" and page.locator("#score input").input_value() == ""
+    assert not page.locator("#sts input").is_visible() and not page.locator("#score input").is_visible()
+    assert "0" not in page.locator("#reading textarea").input_value()
     page.locator("#sentence-a textarea").fill("El Gobierno aprueba los presupuestos")
     page.locator("#sentence-b textarea").fill("El Gobierno aprueba los presupuestos")
     page.locator("#compare").click()

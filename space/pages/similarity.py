@@ -22,7 +22,8 @@ def similarity(sentence_a: str, sentence_b: str):
         The 0–5 score (0 different topics, 5 same meaning); the raw cosine; a table, one row per model (model, 0–5, cosine, reading); the reading in words.
     """  # noqa: E501 (an MCP client reads each docstring entry as one line)
     sts, cosine, rows = call(similarity_tab.compare, sentence_a, sentence_b, warn=gr.Warning)
-    return sts, cosine, rows, rows[0][3]
+    # the numbers appear with the first result: before it, an empty gr.Number draws a "0"
+    return gr.update(value=sts, visible=True), gr.update(value=cosine, visible=True), rows, rows[0][3]
 
 
 @api_only
@@ -45,14 +46,10 @@ def build() -> None:
         sentence_b = gr.Textbox(label="Frase B", lines=2, elem_id="sentence-b")
     compare_button = gr.Button("Comparar", variant="primary", elem_id="compare")
     with gr.Row():
-        # empty, not "0", until a comparison: a number before anything is typed reads like a result
-        sts = gr.Number(
-            None, label="Similitud (0–5)", placeholder="—", precision=1, interactive=False, elem_id="sts"
-        )
-        reading = gr.Textbox(label="Lectura", interactive=False, elem_id="reading", scale=3)
-        cosine = gr.Number(
-            None, label="Coseno", placeholder="—", precision=4, interactive=False, elem_id="score"
-        )
+        # hidden, not "0", until a comparison: a number before anything is typed reads like a result
+        sts = gr.Number(None, label="Similitud (0–5)", precision=1, visible=False, elem_id="sts")
+        reading = gr.Textbox(label="Lectura", lines=2, interactive=False, elem_id="reading", scale=3)
+        cosine = gr.Number(None, label="Coseno", precision=4, visible=False, elem_id="score")
     gr.Markdown(
         "La lectura de 0 (temas distintos) a 5 (mismo significado) está calibrada con pares puntuados por "
         "personas. El coseno es la medida en bruto del modelo: en e5 casi todo queda entre 0,7 y 1, porque "
