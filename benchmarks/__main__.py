@@ -27,6 +27,10 @@ COMMANDS = {
         "dense, BM25 and hybrid search on the bundled query sets",
     ),
     "served": ("benchmarks.served", "large embedded corpora served by the app: RSS, /search p50/p95, recall"),
+    "abuse": (
+        "benchmarks.abuse",
+        "oversized bodies, a flooding client, unknown endpoints: memory, 503s, log",
+    ),
     "calibration": ("benchmarks.calibration", "the error of the 0–5 similarity reading on held-out pairs"),
 }
 

@@ -41,7 +41,8 @@ BAD_CALL = (
 )
 TOO_FEW = "/{name} necesita al menos {required} valores ({names}); llegaron {sent}."
 CALL_PREFIX = "/gradio_api/call/"
-# API name -> (names of its parameters, how many have no default); filled by ``register_endpoints``.
+# API name -> (names of its parameters, how many values a call must hold: one per input of the event,
+# hidden state included, defaults too; gradio_client fills them, a raw call must); ``register_endpoints``.
 ENDPOINTS: dict[str, tuple[list[str], int]] = {}
 
 
@@ -98,10 +99,14 @@ def _buckets() -> tuple[Bucket, Bucket]:
 
 def register_endpoints(demo) -> None:
     """Learn the app's named endpoints and their parameters (after the Blocks are built)."""
+    inputs = {
+        fn.api_name: len(fn.inputs)
+        for fn in (demo.fns.values() if isinstance(demo.fns, dict) else demo.fns)
+        if fn.api_name
+    }
     for name, endpoint in demo.get_api_info()["named_endpoints"].items():
-        parameters = endpoint["parameters"]
-        required = sum(not parameter["parameter_has_default"] for parameter in parameters)
-        ENDPOINTS[name.lstrip("/")] = ([p["parameter_name"] for p in parameters], required)
+        names = [p["parameter_name"] for p in endpoint["parameters"]]
+        ENDPOINTS[name.lstrip("/")] = (names, inputs.get(name.lstrip("/"), len(names)))
 
 
 def body_limit(path: str) -> int:
@@ -157,15 +162,18 @@ class BodyLimit:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        is_call = ENDPOINTS and path.startswith(CALL_PREFIX) and "/" not in path[len(CALL_PREFIX) :]
         try:
-            if ENDPOINTS and path.startswith(CALL_PREFIX) and "/" not in path[len(CALL_PREFIX) :]:
+            # A call is read here (to check it), and so is a body of undeclared length: counted past the
+            # limit inside a route, it would become the framework's 400, not our 413.
+            if is_call or declared is None:
                 body = b""
                 while True:  # bounded by ``counted``
                     message = await counted()
                     body += message.get("body", b"")
                     if message["type"] != "http.request" or not message.get("more_body"):
                         break
-                problem = call_problem(path[len(CALL_PREFIX) :], body)
+                problem = call_problem(path[len(CALL_PREFIX) :], body) if is_call else None
                 if problem is not None:
                     status, text = problem
                     logger.warning("refused: %s (%d)", path, status)

@@ -84,7 +84,9 @@ def test_rank_and_matrix(client):
 
 
 def test_search_with_section_filter_csv_and_defaults(client):
-    results, csv_path = client.predict("incendios forestales", 3, "medio ambiente", api_name="/search")
+    results, csv_path = client.predict(
+        "incendios forestales", 3, "medio ambiente", None, "significado", api_name="/search"
+    )
     assert results["headers"] == ["coseno", "sección", "título", "fragmento", "id", "vía"]
     assert len(results["data"]) == 3
     assert all(row[1] == "medio ambiente" for row in results["data"])
@@ -235,9 +237,14 @@ def test_bad_input_is_a_clear_error_and_server_keeps_serving(client, capfd, api,
     )
 
 
-def test_huge_texts_and_lone_surrogates_are_served(client):
-    huge = "palabra " * 300_000  # 2.4 MB
-    assert client.predict(huge, huge, api_name="/similarity")[1] == pytest.approx(1.0, abs=1e-3)
+def test_long_texts_are_served_cut_and_huge_bodies_refused(client, served_app):
+    import httpx
+
+    long = "palabra " * 40_000  # 320 KB each: read up to the 4,000-character cap
+    assert client.predict(long, long, api_name="/similarity")[1] == pytest.approx(1.0, abs=1e-3)
+    huge = "palabra " * 300_000  # 2.4 MB each: over the 1 MB a call may hold, refused before it is read
+    answer = httpx.post(f"{served_app}gradio_api/call/similarity", json={"data": [huge, huge]}, timeout=30)
+    assert answer.status_code == 413 and "el máximo es 1,0 MB" in answer.json()["error"]
 
 
 @pytest.mark.parametrize(
@@ -481,31 +488,30 @@ def test_oversized_bodies_are_refused_in_spanish_before_they_are_read(served_app
     import httpx
 
     body = b'{"data": ["' + b"x" * (5 * 2**20) + b'"]}'
-    with httpx.Client(base_url=served_app, timeout=30) as http:
-        answer = http.post(
-            "gradio_api/call/duplicates", content=body, headers={"Content-Type": "application/json"}
-        )
-        assert (
-            answer.status_code == 413
-            and "La petición ocupa 5,0 MB y el máximo es 1,0 MB" in answer.json()["error"]
-        )
+    call = f"{served_app}gradio_api/call/duplicates"
+    answer = httpx.post(call, content=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert (
+        answer.status_code == 413
+        and "La petición ocupa 5,0 MB y el máximo es 1,0 MB" in answer.json()["error"]
+    )
 
-        def chunks():  # no Content-Length: counted as it arrives
-            for _ in range(20):
-                yield b"x" * 2**17
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(20):
+            yield b"x" * 2**17
 
-        streamed = http.post(
-            "gradio_api/queue/join", content=chunks(), headers={"Content-Type": "application/json"}
-        )
-        assert streamed.status_code == 413 and "el máximo es 1,0 MB" in streamed.json()["error"]
-        upload = http.post("gradio_api/upload", files={"files": ("grande.csv", b"a" * (12 * 2**20))})
-        assert upload.status_code == 413 and "hasta 10 MB" in upload.json()["error"]
-        before = _rss_mb()
-        for _ in range(100):
-            assert http.post("gradio_api/call/similarity", content=body).status_code == 413
-        assert _rss_mb() - before < 50, f"{_rss_mb() - before:.0f} MB kept by 100 refused bodies"
-        ok = http.post("gradio_api/call/similarity", json={"data": ["hola", "hola"]})
-        assert ok.status_code == 200  # a normal call still goes through
+    streamed = httpx.post(f"{served_app}gradio_api/queue/join", content=chunks(), timeout=30)
+    assert streamed.status_code == 413 and "el máximo es 1,0 MB" in streamed.json()["error"]
+    upload = httpx.post(
+        f"{served_app}gradio_api/upload", files={"files": ("grande.csv", b"a" * (12 * 2**20))}, timeout=30
+    )
+    assert upload.status_code == 413 and "hasta 10 MB" in upload.json()["error"]
+    before = _rss_mb()
+    for number in range(100):  # from 100 addresses: the per-client burst limit is another test's
+        forwarded = {"X-Forwarded-For": f"10.2.0.{number}"}
+        assert httpx.post(call, content=body, headers=forwarded, timeout=30).status_code == 413
+    assert _rss_mb() - before < 50, f"{_rss_mb() - before:.0f} MB kept by 100 refused bodies"
+    ok = httpx.post(f"{served_app}gradio_api/call/similarity", json={"data": ["hola", "hola"]}, timeout=30)
+    assert ok.status_code == 200  # a normal call still goes through
     assert "refused: a body of" in caplog.text
 
 

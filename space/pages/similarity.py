@@ -22,8 +22,12 @@ def similarity(sentence_a: str, sentence_b: str):
         The 0–5 score (0 different topics, 5 same meaning); the raw cosine; a table, one row per model (model, 0–5, cosine, reading); the reading in words.
     """  # noqa: E501 (an MCP client reads each docstring entry as one line)
     sts, cosine, rows = call(similarity_tab.compare, sentence_a, sentence_b, warn=gr.Warning)
-    # the numbers appear with the first result: before it, an empty gr.Number draws a "0"
-    return gr.update(value=sts, visible=True), gr.update(value=cosine, visible=True), rows, rows[0][3]
+    return sts, cosine, rows, rows[0][3]
+
+
+def _show_numbers():
+    """The numbers appear with the first result: before it, an empty ``gr.Number`` draws a "0"."""
+    return gr.update(visible=True), gr.update(visible=True)
 
 
 @api_only
@@ -61,7 +65,10 @@ def build() -> None:
     )  # fmt: skip
     gr.Examples(similarity_tab.PAIR_EXAMPLES, inputs=[sentence_a, sentence_b], label="Ejemplos")
     outputs = [sts, cosine, per_model, reading]
-    compare_button.click(similarity, [sentence_a, sentence_b], outputs, api_name="similarity", **QUICK)
+    compare = compare_button.click(
+        similarity, [sentence_a, sentence_b], outputs, api_name="similarity", **QUICK
+    )
+    compare.success(_show_numbers, None, [sts, cosine], api_name=False, queue=False, show_progress="hidden")
     with gr.Accordion("Una frase contra una lista", open=False):
         anchor = gr.Textbox(label="Frase", value=similarity_tab.RANK_EXAMPLE[0])
         candidates = gr.Textbox(
