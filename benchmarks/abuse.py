@@ -64,7 +64,9 @@ def run() -> dict:
             flood = {"X-Forwarded-For": "10.0.0.1"}
 
             def job(_):
-                return http.post("gradio_api/call/evaluate", json={"data": []}, headers=flood).status_code
+                return http.post(
+                    "gradio_api/call/evaluate", json={"data": [None, False]}, headers=flood
+                ).status_code
 
             with ThreadPoolExecutor(16) as pool:
                 jobs = list(pool.map(job, range(66)))

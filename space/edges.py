@@ -36,10 +36,11 @@ TOO_LARGE = (
 
 
 UNKNOWN_ENDPOINT = "No existe el punto /{name}. Los disponibles son: {names}."
-BAD_CALL = (
-    'El cuerpo debe ser JSON con una lista "data" de valores, p. ej. {{"data": ["una frase", "otra"]}}.'
+BAD_CALL = 'El cuerpo debe ser JSON con una lista "data" de valores, p. ej. {"data": ["una frase", "otra"]}.'
+TOO_FEW = (
+    "/{name} necesita {required} valores, uno por entrada ({names}; null donde valga el de por defecto); "
+    "llegaron {sent}."
 )
-TOO_FEW = "/{name} necesita al menos {required} valores ({names}); llegaron {sent}."
 CALL_PREFIX = "/gradio_api/call/"
 # API name -> (names of its parameters, how many values a call must hold: one per input of the event,
 # hidden state included, defaults too; gradio_client fills them, a raw call must); ``register_endpoints``.

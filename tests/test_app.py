@@ -525,9 +525,10 @@ def test_unknown_endpoints_and_short_calls_are_refused_in_spanish_without_a_trac
         short = http.post("gradio_api/call/similarity", json={"data": ["hola"]})
         assert short.status_code == 422
         assert (
-            "/similarity necesita al menos 2 valores (sentence_a, sentence_b); llegaron 1"
-            in short.json()["error"]
+            "/similarity necesita 2 valores, uno por entrada (sentence_a, sentence_b" in short.json()["error"]
         )
+        empty = http.post("gradio_api/call/evaluate", json={"data": []})  # every parameter has a default
+        assert empty.status_code == 422 and "llegaron 0" in empty.json()["error"]
         for bad in (b"no es json", b'{"data": "hola"}', b"[1, 2]"):
             answer = http.post("gradio_api/call/similarity", content=bad)
             assert answer.status_code == 422 and 'una lista "data"' in answer.json()["error"]
