@@ -53,7 +53,7 @@ def synthetic_embedded(folder: Path, size: int, handle, anchors: np.ndarray, new
 def measure_size(path: Path, size: int, handle, queries: list[str], cache: Path) -> dict:
     from benchmarks.load import _client, start_app, stop_app
     from benchmarks.visitors import rss_mb
-    from core.corpora.embedded import read_embedded
+    from core.corpora.corpus import load_corpus
     from core.corpora.index import BINARY_THRESHOLD, RESCORE_CANDIDATES, index_kind
 
     env = {"CORPUS": str(path), "MODEL_ID": handle.spec, "WORKBENCH_BACKEND": "torch",
@@ -69,7 +69,7 @@ def measure_size(path: Path, size: int, handle, queries: list[str], cache: Path)
             time.sleep(1)
         ready_s = time.perf_counter() - started
         rss = rss_mb(process.pid)
-        vectors = read_embedded(str(path)).vectors.embeddings
+        vectors = load_corpus(str(path)).vectors.embeddings
         ids = np.array([f"s{i}" for i in range(size)])
         rows = {}
         for mode in ("significado", "ambos"):
@@ -107,10 +107,10 @@ def measure_size(path: Path, size: int, handle, queries: list[str], cache: Path)
 def _in_process(path: Path, handle, queries: list[str]) -> dict:
     """The same dense searches without the server: ``core.corpora.search.search`` on the same index, the
     query encoding included (the rest of the app's figure is Gradio's queue and the HTTP round trip)."""
-    from core.corpora.embedded import read_embedded
+    from core.corpora.corpus import load_corpus
     from core.corpora.search import search
 
-    corpus = read_embedded(str(path))
+    corpus = load_corpus(str(path))
     vectors = corpus.vectors.embeddings
     search(handle.model, queries[0], corpus, vectors, 10, key="bench", mode="dense")  # builds the index
     times = []

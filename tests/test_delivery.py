@@ -307,9 +307,9 @@ def test_the_entry_script_runs_the_embedding_job_on_a_channel_folder(_tiny_model
     ]
     assert entry.run(argv) == 0
     assert "wrote 1 of 1 shards" in capsys.readouterr().out
-    from core.corpora.embedded import read_embedded
+    from core.corpora.corpus import load_corpus
 
-    assert [item["body"] for item in read_embedded(str(output)).items] == [
+    assert [item["body"] for item in load_corpus(str(output)).items] == [
         "Llueve en Sevilla",
         "Sube el paro",
         "Gana el Betis",

@@ -14,7 +14,6 @@ import torch
 from core.cache import CACHE
 from core.corpora import embeddings as embeddings_module
 from core.corpora.corpus import load_corpus
-from core.corpora.embedded import read_embedded
 from core.errors import CorpusError
 from core.paths import PROJECT_ROOT
 from trainer.predict import main as predict
@@ -60,7 +59,7 @@ def test_a_killed_embedding_job_resumes_where_it_stopped(served, tmp_path, monke
     assert _embed(served, output) == 0
     assert calls == [200, 170]  # the first shard was kept, not embedded again
     assert "wrote 2 of 3 shards (1 kept from before)" in capsys.readouterr().out
-    corpus = read_embedded(str(output))
+    corpus = load_corpus(str(output))
     assert len(corpus) == 570 and corpus.vectors.embeddings.shape == (570, 32)
     assert [item["id"] for item in corpus.items] == [f"n{i:04d}" for i in range(1, 571)]
 
@@ -112,9 +111,9 @@ def test_an_unfinished_or_foreign_folder_is_a_clear_message(served, tmp_path):
     assert _embed(served, output) == 0
     (output / "part-00002-of-00003.parquet").unlink()
     with pytest.raises(CorpusError, match="hay 2 de 3 partes"):
-        read_embedded(str(output))
+        load_corpus(str(output))
     with pytest.raises(CorpusError, match="no hay un corpus con embeddings"):
-        read_embedded(str(tmp_path / "nada.parquet"))
+        load_corpus(str(tmp_path / "nada.parquet"))
     assert _embed(served, output, "--prompt_name", "query") == 2
 
 

@@ -204,7 +204,7 @@ def embed_corpus(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from core.corpora.corpus import Corpus, load_corpus, parse_corpus_file
-    from core.corpora.embedded import write_embedded
+    from core.corpora.embeddings import write_embedded
 
     if args.prompt_name:
         raise InputError(

@@ -138,7 +138,8 @@ def load_corpus(spec: str | None = None) -> Corpus:
     if spec == "bundled":
         return Corpus.from_items(load_news(), "noticias incluidas", "bundled")
     if is_embedded_spec(spec):
-        return read_embedded(spec)
+        items, fingerprint, vectors = read_embedded(spec)
+        return Corpus(tuple(items), fingerprint, Path(spec).expanduser().name, "env", (), vectors)
     path = Path(spec).expanduser()
     if path.exists() or path.suffix.lower() in SUFFIXES:
         if not path.is_file():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,76 +47,6 @@ def is_embedded_spec(spec: str) -> bool:
 
 def shard_path(output: Path, index: int, count: int) -> Path:
     return output / f"part-{index:05d}-of-{count:05d}.parquet"
-
-
-def write_embedded(
-    corpus,
-    handle,
-    output: Path,
-    shard_rows: int = SHARD_ROWS,
-    batch_size: int = 64,
-    on_progress: Callable[[int], None] | None = None,
-) -> dict:
-    """Embed ``corpus`` with ``handle``'s model into Parquet shards under ``output``, skipping the shards a
-    previous run of the same job completed.
-
-    Args:
-        corpus: A ``core.corpora.corpus.Corpus``.
-        handle: A ``core.models.handle.ModelHandle``.
-        on_progress: Called with the number of texts each finished step added (a progress bar's update).
-
-    Returns:
-        ``{"rows", "shards", "written", "kept", "dimension", "output"}``.
-
-    Raises:
-        CorpusError: ``output`` holds shards of another job (other model, input or layout).
-    """
-    from core.corpora.corpus import embedded_text
-    from core.corpora.embeddings import encode_documents
-    from core.models.evaluators import prompt_names
-
-    count = max(1, -(-len(corpus) // shard_rows))
-    meta = job_metadata(handle.spec, handle.fingerprint, prompt_names(handle.model)[1], corpus, shard_rows)
-    output.mkdir(parents=True, exist_ok=True)
-    expected = {shard_path(output, index, count).name for index in range(count)}
-    for other in output.glob("part-*.parquet"):
-        if other.name not in expected or not _same_job(_metadata(other), meta):
-            raise CorpusError(
-                f"{output} holds shards of another job ({other.name}: another model, input or shard size); "
-                "remove the folder or choose another --output."
-            )
-    written = kept = 0
-    dimension = None
-    for index in range(count):
-        path = shard_path(output, index, count)
-        items = corpus.items[index * shard_rows : (index + 1) * shard_rows]
-        if path.is_file():
-            kept += 1
-            if on_progress:
-                on_progress(len(items))
-            continue
-        done = [0]
-
-        def step(fraction: float, desc: str = "", items=items, done=done) -> None:
-            now = int(fraction * len(items))
-            if on_progress and now > done[0]:
-                on_progress(now - done[0])
-            done[0] = now
-
-        vectors = encode_documents(handle.model, [embedded_text(i) for i in items], batch_size, progress=step)
-        if on_progress and done[0] < len(items):
-            on_progress(len(items) - done[0])
-        dimension = vectors.shape[1]
-        write_shard(path, items, vectors, meta | {"shard": index})
-        written += 1
-    return {
-        "rows": len(corpus),
-        "shards": count,
-        "written": written,
-        "kept": kept,
-        "dimension": dimension,
-        "output": str(output),
-    }
 
 
 def job_metadata(model: str, fingerprint: str, prompt: str | None, corpus, shard_rows: int) -> dict:
@@ -154,7 +83,7 @@ def write_shard(path: Path, items, vectors: np.ndarray, meta: dict) -> None:
     os.replace(partial, path)
 
 
-def _metadata(path: Path) -> dict:
+def shard_metadata(path: Path) -> dict:
     import pyarrow.parquet as pq
 
     try:
@@ -164,14 +93,14 @@ def _metadata(path: Path) -> dict:
         return {}
 
 
-def _same_job(found: dict, meta: dict) -> bool:
+def same_job(found: dict, meta: dict) -> bool:
     keys = ("format", "model_fingerprint", "corpus_fingerprint", "shard_rows", "shards")
     return all(found.get(key) == meta[key] for key in keys)
 
 
-def read_embedded(spec: str, name: str | None = None):
-    """An embedded corpus (a folder of shards, or one ``.parquet`` file) as a ``Corpus`` carrying its
-    vectors (``Corpus.vectors``); nothing is encoded.
+def read_embedded(spec: str) -> tuple[list[dict], str, EmbeddedVectors]:
+    """An embedded corpus (a folder of shards, or one ``.parquet`` file): its items, its fingerprint and
+    its vectors (``core.corpora.corpus.load_corpus`` makes the ``Corpus``); nothing is encoded.
 
     Raises:
         CorpusError: Missing, incomplete, unreadable, or not written by this project.
@@ -179,15 +108,14 @@ def read_embedded(spec: str, name: str | None = None):
     import pyarrow.parquet as pq
 
     from core import messages
-    from core.corpora.corpus import Corpus
 
     path = Path(spec).expanduser()
     shards = sorted(path.glob("part-*.parquet")) if path.is_dir() else [path] if path.is_file() else []
     if not shards:
         raise CorpusError(messages.EMBEDDED_MISSING.format(spec=spec))
-    metas = [_metadata(shard) for shard in shards]
+    metas = [shard_metadata(shard) for shard in shards]
     first = metas[0]
-    if first.get("format") != FORMAT or any(not _same_job(meta, first) for meta in metas):
+    if first.get("format") != FORMAT or any(not same_job(meta, first) for meta in metas):
         raise CorpusError(messages.EMBEDDED_FOREIGN.format(spec=spec))
     if len(shards) != first["shards"]:
         raise CorpusError(
@@ -202,7 +130,7 @@ def read_embedded(spec: str, name: str | None = None):
         vectors.append(column.values.to_numpy(zero_copy_only=False).reshape(len(table), -1))
     embeddings = np.ascontiguousarray(np.concatenate(vectors), dtype=np.float32)
     embedded = EmbeddedVectors(embeddings, first["model"], first["model_fingerprint"], first.get("prompt"))
-    return Corpus(tuple(items), first["corpus_fingerprint"], name or path.name, "env", (), embedded)
+    return items, first["corpus_fingerprint"], embedded
 
 
 def check_model(corpus, handle) -> None:

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from core.cache import cached_array
 from core.corpora.corpus import Corpus
-from core.corpora.embedded import check_model
+from core.corpora.embedded import (
+    SHARD_ROWS,
+    check_model,
+    job_metadata,
+    same_job,
+    shard_metadata,
+    shard_path,
+    write_shard,
+)
+from core.errors import CorpusError
 from core.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -88,3 +98,73 @@ def corpus_embeddings(
 
     path = cache_dir() / "embeddings" / f"{key}.npy" if corpus.shared else None
     return cached_array(("embeddings", key), compute, path)
+
+
+def write_embedded(
+    corpus,
+    handle,
+    output: Path,
+    shard_rows: int = SHARD_ROWS,
+    batch_size: int = 64,
+    on_progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Embed ``corpus`` with ``handle``'s model into Parquet shards under ``output``, skipping the shards a
+    previous run of the same job completed.
+
+    Args:
+        corpus: A ``core.corpora.corpus.Corpus``.
+        handle: A ``core.models.handle.ModelHandle``.
+        on_progress: Called with the number of texts each finished step added (a progress bar's update).
+
+    Returns:
+        ``{"rows", "shards", "written", "kept", "dimension", "output"}``.
+
+    Raises:
+        CorpusError: ``output`` holds shards of another job (other model, input or layout).
+    """
+    from core.models.evaluators import prompt_names
+
+    count = max(1, -(-len(corpus) // shard_rows))
+    passages = corpus.passages()  # what the app embeds: the headline and the start of the body
+    meta = job_metadata(handle.spec, handle.fingerprint, prompt_names(handle.model)[1], corpus, shard_rows)
+    output.mkdir(parents=True, exist_ok=True)
+    expected = {shard_path(output, index, count).name for index in range(count)}
+    for other in output.glob("part-*.parquet"):
+        if other.name not in expected or not same_job(shard_metadata(other), meta):
+            raise CorpusError(
+                f"{output} holds shards of another job ({other.name}: another model, input or shard size); "
+                "remove the folder or choose another --output."
+            )
+    written = kept = 0
+    dimension = None
+    for index in range(count):
+        path = shard_path(output, index, count)
+        items = corpus.items[index * shard_rows : (index + 1) * shard_rows]
+        if path.is_file():
+            kept += 1
+            if on_progress:
+                on_progress(len(items))
+            continue
+        done = [0]
+
+        def step(fraction: float, desc: str = "", items=items, done=done) -> None:
+            now = int(fraction * len(items))
+            if on_progress and now > done[0]:
+                on_progress(now - done[0])
+            done[0] = now
+
+        texts = passages[index * shard_rows : (index + 1) * shard_rows]
+        vectors = encode_documents(handle.model, texts, batch_size, progress=step)
+        if on_progress and done[0] < len(items):
+            on_progress(len(items) - done[0])
+        dimension = vectors.shape[1]
+        write_shard(path, items, vectors, meta | {"shard": index})
+        written += 1
+    return {
+        "rows": len(corpus),
+        "shards": count,
+        "written": written,
+        "kept": kept,
+        "dimension": dimension,
+        "output": str(output),
+    }

@@ -63,20 +63,25 @@ def words(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 scores of a query against every text of a corpus."""
 
-    def __init__(self, retriever):
-        self.retriever = retriever
-        self.size = int(retriever.scores["num_docs"])
+    def __init__(self, retriever, size: int | None = None):
+        self.retriever = retriever  # None: a corpus without a single indexable word
+        self.size = int(retriever.scores["num_docs"]) if retriever is not None else int(size or 0)
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
         import bm25s
 
+        tokens = tokenize(texts)
+        if not any(tokens):
+            return cls(None, len(texts))
         retriever = bm25s.BM25()
-        retriever.index(tokenize(texts), show_progress=False)
+        retriever.index(tokens, show_progress=False)
         return cls(retriever)
 
     def query_terms(self, query: str) -> list[str]:
         """The query's stems that occur in the corpus, each once, in the query's order."""
+        if self.retriever is None:
+            return []
         vocabulary = self.retriever.vocab_dict
         return list(dict.fromkeys(term for term in tokenize([query])[0] if term in vocabulary))
 
@@ -92,6 +97,9 @@ class LexicalIndex:
         return np.asarray(self.retriever.get_scores(terms, weight_mask=mask), dtype=np.float32)
 
     def save(self, handle) -> None:
+        if self.retriever is None:
+            np.savez(handle, num_docs=np.int64(self.size), empty=np.int64(1))
+            return
         arrays = self.retriever.scores
         np.savez(
             handle,
@@ -107,6 +115,8 @@ class LexicalIndex:
         import bm25s
 
         with np.load(path) as saved:
+            if "empty" in saved:
+                return cls(None, int(saved["num_docs"]))
             retriever = bm25s.BM25()
             retriever.scores = {
                 "data": saved["data"],
@@ -121,6 +131,8 @@ class LexicalIndex:
 
     @property
     def nbytes(self) -> int:
+        if self.retriever is None:
+            return 64
         arrays = self.retriever.scores
         return sum(arrays[name].nbytes for name in ("data", "indices", "indptr")) + 64 * len(
             self.retriever.vocab_dict

