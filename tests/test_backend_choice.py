@@ -43,6 +43,10 @@ def small_check(monkeypatch):
         [f"{n['title']}. {n['body']}" for n in load_news()][:16],
     )
     monkeypatch.setattr(QualityCheck, "bundled", classmethod(lambda cls, passages=128: check))
+    # The tiny random model's cosines on 24 pairs are nearly tied: a variant at cosine 1.0000 to fp32
+    # still moves their Spearman by 0.007-0.011 from run to run (thread timing in ONNX Runtime). These
+    # tests are about the choice, not the bar (the real bar is tested on the built-in model): loosen it.
+    monkeypatch.setattr(backend_choice, "MAX_SPEARMAN_CHANGE", 0.05)
     return check
 
 
