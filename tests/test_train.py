@@ -70,6 +70,7 @@ def test_run_writes_final_metrics_and_record(finished_run):
     assert (output / "checkpoint-6" / "optimizer.pt").is_file()
     disk = record["disk"]
     assert disk["latest_checkpoint"] == "checkpoint-6" and disk["removed_bytes"] > 0
+    assert disk["weights_bytes"] == (output / "final" / "model.safetensors").stat().st_size
     on_disk = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
     assert abs(disk["run_folder_bytes"] - on_disk) < 100_000  # the size it reports is the folder's
     assert metrics["best_checkpoint"].endswith(("checkpoint-3", "checkpoint-6"))

@@ -204,7 +204,7 @@ def lean_run(output_dir: Path, final_dir: Path) -> dict:
         if path != latest:
             removed += folder_bytes(path)
             shutil.rmtree(path, ignore_errors=True)
-    weights = sum(folder_bytes(path) for path in final_dir.glob("*.safetensors"))
+    weights = sum(path.stat().st_size for path in final_dir.glob("*.safetensors"))
     return {
         "run_folder_bytes": folder_bytes(output_dir),
         "final_bytes": folder_bytes(final_dir),

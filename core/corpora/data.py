@@ -94,7 +94,8 @@ def load_sts_with_fallback(split: str) -> tuple[list[dict], str]:
 
     reason = offline_unless_reachable()
     if reason is not None:  # one probe decided: no download attempt, no retries
-        logger.info("Spanish STS %s: the bundled set (the Hub is %s).", split, reason.replace("-", " "))
+        why = "offline mode" if reason == "offline" else "the Hub does not answer"
+        logger.info("Spanish STS %s: the bundled set (%s).", split, why)
         return load_sts(split), f"bundled:{split}"
     try:
         return load_stsb_multi_mt(split), f"stsb_multi_mt:es:{split}"
