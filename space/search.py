@@ -116,7 +116,6 @@ def search_corpus(
         section,
         key=embedding_key(handle, corpus),
         mode=SEARCH_MODES[mode],
-        lexical=lexical_index(corpus) if SEARCH_MODES[mode] != "dense" else None,
     )
     rows = [
         [

@@ -124,9 +124,9 @@ def write_embedded(
     """
     from core.models.evaluators import prompt_names
 
-    count = max(1, -(-len(corpus) // shard_rows))
     passages = corpus.passages()  # what the app embeds: the headline and the start of the body
     meta = job_metadata(handle.spec, handle.fingerprint, prompt_names(handle.model)[1], corpus, shard_rows)
+    count = meta["shards"]
     output.mkdir(parents=True, exist_ok=True)
     expected = {shard_path(output, index, count).name for index in range(count)}
     for other in output.glob("part-*.parquet"):

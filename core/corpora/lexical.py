@@ -85,9 +85,11 @@ class LexicalIndex:
         vocabulary = self.retriever.vocab_dict
         return list(dict.fromkeys(term for term in tokenize([query])[0] if term in vocabulary))
 
-    def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+    def scores(
+        self, query: str, allowed: np.ndarray | None = None, terms: list[str] | None = None
+    ) -> np.ndarray:
         """One BM25 score per text (0 where no query word occurs); rows outside ``allowed`` score 0."""
-        terms = self.query_terms(query)
+        terms = self.query_terms(query) if terms is None else terms  # a caller that has them: no second pass
         if not terms:
             return np.zeros(self.size, np.float32)
         mask = None

@@ -126,7 +126,7 @@ def search(
     if mode != "dense":
         lexical = lexical or lexical_index(corpus)
         terms = lexical.query_terms(query)
-        scores = lexical.scores(query, allowed)
+        scores = lexical.scores(query, allowed, terms)
     cosine = dict(dense)
     hits = []
     for row, _, via in rank(query, dense, scores, k, mode):
