@@ -156,10 +156,12 @@ def _client_sender(url: str, endpoint: str):
     return lambda: client.predict(*REQUESTS[endpoint], api_name=endpoint)
 
 
-def _http_sender(url: str, endpoint: str):
+def _http_sender(url: str, endpoint: str, data: list | None = None):
+    """A function sending ``data`` (default ``HTTP_DATA[endpoint]``) to ``endpoint`` over the call API and
+    returning the result's values."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    body = json.dumps({"data": HTTP_DATA[endpoint]}).encode()
+    body = json.dumps({"data": HTTP_DATA[endpoint] if data is None else data}).encode()
 
     def send():
         route = f"/gradio_api/call{endpoint}"

@@ -4,8 +4,10 @@ UMAP and the running app.
 Every figure is the median (and min) of repeated runs; every speed-up is a ratio against torch fp32
 measured in the same run. Encoding: 128 bundled passages (~100 tokens) at batch 1/16/64, one-query
 latency, and quality against fp32 on 256 passages and the bundled STS test. Search: corpora of 10k/100k/1M
-vectors spread along the model's real passage embeddings, queried with real headline embeddings. Results
-go to ``results/bench.json`` and a printed markdown table.
+vectors spread along the model's real passage embeddings, queried with real headline embeddings. The
+app: start-up, load, and (without ``--quick``) embedded corpora of 100k and 1M such vectors served by
+``app.py`` (``benchmarks.served``: server RSS, ``/search`` p50/p95 with the query's encoding, recall@10).
+Results go to ``results/bench.json`` and a printed markdown table.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from unittest import mock
 
 import numpy as np
 
+from benchmarks import served
 from core.cache import CACHE
 from core.cli import Parser
 from core.corpora.corpus import Corpus, served_corpus
@@ -383,6 +386,8 @@ def markdown(results: dict) -> str:
     lines += [
         f"| {r['points']:,} | {r['seconds']:.1f} | {r['cached_s'] * 1000:.1f} |" for r in results["umap"]
     ]
+    if results.get("served"):
+        lines += ["", served.markdown(results["served"])]
     if "app" in results:
         app = results["app"]
         lines += [
@@ -451,7 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         "--output", type=Path, default=Path("results/bench.json"), help="where to write the JSON"
     )
     parser.add_argument(
-        "--no-app", action="store_true", help="skip the app start-up and load figures (they start `app.py`)"
+        "--no-app",
+        action="store_true",
+        help="skip the app start-up, load and served-corpus figures (they start `app.py`)",
     )
     args = parser.parse_args(argv)
 
@@ -475,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_app:
         stages["app"] = lambda: bench_app(spec, args.quick)
+        if not args.quick:  # the large corpora served by the app: minutes each (benchmarks.served)
+            stages["served"] = lambda: served.run(handle, [100_000, 1_000_000], queries=50)
     for name, stage in stages.items():
         print(f"[bench] {name}…", file=sys.stderr, flush=True)
         results[name] = stage()

@@ -110,3 +110,21 @@ def test_the_upload_benchmark_sends_distinct_real_texts_of_several_lengths():
     lengths = sorted(map(len, texts))
     assert len(set(texts)) == 6000 and lengths[0] < 40 and lengths[-1] > 200
     assert load_news()[0]["title"] in texts  # real bundled text, not generated
+
+
+def test_the_served_benchmark_serves_an_embedded_corpus_and_times_both_clients(
+    _tiny_model_master, isolated_cache
+):
+    from benchmarks.served import markdown as served_markdown
+    from benchmarks.served import run
+    from core.models.handle import get_handle
+
+    result = run(get_handle(str(_tiny_model_master), backend="torch"), [3000], queries=3)
+    (row,) = result["sizes"]
+    assert row["size"] == 3000 and row["index"] == "exact" and result["queries"] == 3
+    for mode in ("significado", "ambos"):
+        got = row["search"][mode]
+        assert got["recall_at_10"] == 1.0  # exact search over the same vectors, through the app
+        assert got["http_p50_ms"] <= got["http_p95_ms"] and got["p50_ms"] <= got["p95_ms"]
+    table = served_markdown(result)
+    assert f"| 3,000 | exact | {row['index_mb']:.0f} MB |" in table and "| both |" in table

@@ -138,3 +138,25 @@ def test_the_binary_index_finds_what_exact_search_finds(monkeypatch):
             scores, corpus[[r for r, _ in found]] @ query
         )
     assert np.mean(recalls) >= 0.95 and np.mean(filtered) >= 0.95, (np.mean(recalls), np.mean(filtered))
+
+
+@pytest.mark.parametrize("kind", ["ivf", "binary"])
+def test_a_query_is_searched_on_its_own_thread_alone(corpus, kind):
+    """FAISS's OpenMP threads spinning after a search took the cores from the next query's encoding
+    (docs/search.md): a search runs single-threaded on the calling thread, and only there."""
+    import threading
+
+    import faiss
+
+    index = VectorIndex(corpus, kind)
+    before = faiss.omp_get_max_threads()
+    seen = []
+
+    def visitor():
+        index.search(corpus[0], 5)
+        seen.append(faiss.omp_get_max_threads())
+
+    thread = threading.Thread(target=visitor)
+    thread.start()
+    thread.join()
+    assert seen == [1] and faiss.omp_get_max_threads() == before
