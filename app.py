@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from space import about as about_tab
 from space import runtime
 from space import search as search_tab
-from space.edges import BodyLimit, register_endpoints
+from space.edges import BodyLimit, lazy_session_configs, register_endpoints
 from space.logs import quiet_logs
 from space.pages import about as about_page
 from space.pages import evaluate as evaluate_page
@@ -76,9 +76,13 @@ def build_demo() -> gr.Blocks:
         timer = gr.Timer(1.5)  # while the models load: say so, then stop asking
         timer.tick(about_page.loading_state, None, [loading, timer], api_name=False, show_progress="hidden")
         demo.load(about_page.loading_state, None, [loading, timer], api_name=False, show_progress="hidden")
+    # Gradio summarises its last 10,000 events in a pandas table after every event (for its monitoring
+    # page): ~20 ms of CPU per answer once a Space has served that many. Every 100th event is enough.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
     # The queue is the only way in: no direct POST /gradio_api/run/... that would skip its limits.
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     register_endpoints(demo)  # unknown endpoints and short calls are refused in Spanish (space/edges.py)
+    lazy_session_configs()  # a new session costs no config of every component (space/edges.py)
     return demo
 
 

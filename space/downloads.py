@@ -1,8 +1,8 @@
 """Files a visitor takes away: a results table as CSV, a corpus' embeddings as Parquet.
 
 Each file goes into its own fresh folder under the system's temp directory (the web layer copies it
-into its own cache to serve it); folders older than an hour are removed whenever a new file is written,
-so downloads never pile up.
+into its own cache to serve it); folders older than an hour are removed when a new file is written
+(at most once a minute), so downloads never pile up.
 """
 
 from __future__ import annotations
@@ -68,7 +68,16 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-.")[:60] or "resultados"
 
 
+PRUNE_EVERY_S = 60
+_last_pruned = [0.0]
+
+
 def _prune(root: Path) -> None:
+    """Remove the folders older than ``KEEP_S``, at most once a minute: every search writes a CSV, and
+    looking at thousands of folders on each one cost more than the search (docs/performance.md)."""
+    if time.monotonic() - _last_pruned[0] < PRUNE_EVERY_S:
+        return
+    _last_pruned[0] = time.monotonic()
     cutoff = time.time() - KEEP_S
     for folder in root.iterdir():
         try:

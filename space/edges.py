@@ -214,6 +214,56 @@ def call_problem(name: str, body: bytes) -> tuple[int, str] | None:
     return None
 
 
+class _LazyConfigs(dict):
+    """A session's component configs, each computed when first read; all of them when listed."""
+
+    def __init__(self, blocks_config, ids):
+        super().__init__()
+        self._blocks_config, self._ids = blocks_config, ids
+
+    def __missing__(self, key):
+        value = self[key] = self._blocks_config.config_for_block(key, [], self._blocks_config.blocks[key])
+        return value
+
+    def __contains__(self, key) -> bool:
+        return key in self._ids or super().__contains__(key)
+
+    def items(self):
+        for key in self._ids:
+            if not super().__contains__(key):
+                self[key]  # noqa: B018 (computes it)
+        return super().items()
+
+
+def lazy_session_configs() -> None:
+    """Let a new session compute its components' configs when they are read, not all at its start.
+
+    Gradio 6.31 builds, for every new session, the config of every component on the page
+    (``gradio.state_holder.SessionState``): for this app ~33 ms of CPU and ~210 KB kept per session,
+    before our code runs. A call without a session (``curl``, the call API) is a new session each
+    time, so every such call paid it, and a client sending new sessions grew the server by ~2 GB
+    before Gradio's cap of 10,000 sessions (docs/performance.md#abuse). The configs are read only by a
+    deep link (``/gradio_api/deep_link``), which still gets all of them."""
+    from gradio import state_holder
+
+    session = state_holder.SessionState
+    if getattr(session.__init__, "lazy_configs", False):
+        return
+    original = session.__init__
+
+    class NoComponents:  # what the original reads: the default config, and no components to configure
+        def __init__(self, blocks):
+            self.default_config, self.blocks = blocks.default_config, {}
+
+    def __init__(self, blocks):
+        original(self, NoComponents(blocks))
+        ids = [key for key in self.blocks_config.blocks if key in blocks.blocks]
+        self.config_values = _LazyConfigs(self.blocks_config, ids)
+
+    __init__.lazy_configs = True
+    session.__init__ = __init__
+
+
 async def _answer(send, status: int, message: str) -> None:
     body = json.dumps({"error": message, "detail": message}, ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"connection", b"close")]

@@ -265,3 +265,29 @@ def test_the_small_refusals_say_what_was_sent_and_what_to_do():
         checks.checked_lines("\n".join(f"frase {i}" for i in range(2000)), "una frase candidata", 1)
     assert ci_text([float("nan"), float("nan")], 3) == "sin IC: hacen falta al menos 10 pares"
     assert ci_text([0.51, 0.72], 120) == "[0.510, 0.720]"
+
+
+def test_old_downloads_are_removed_at_most_once_a_minute(tmp_path, monkeypatch):
+    import os
+
+    from space import downloads
+
+    monkeypatch.setattr(downloads, "exports_dir", lambda: tmp_path)
+    monkeypatch.setattr(downloads, "_last_pruned", [0.0])
+
+    def old_folder(name):
+        folder = tmp_path / name
+        folder.mkdir()
+        stale = time.time() - downloads.KEEP_S - 60
+        os.utime(folder, (stale, stale))
+        return folder
+
+    first = old_folder("first")
+    written = downloads.csv_file("búsqueda: sequía", ["a"], [[1]])
+    assert not first.exists() and Path(written).name == "busqueda-sequia.csv"
+    second = old_folder("second")
+    downloads.csv_file("otra", ["a"], [[2]])
+    assert second.exists()  # a search a second later does not look at every folder again
+    downloads._last_pruned[0] -= downloads.PRUNE_EVERY_S
+    downloads.csv_file("otra", ["a"], [[3]])
+    assert not second.exists() and len(list(tmp_path.iterdir())) == 3
