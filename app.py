@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from space import about as about_tab
 from space import runtime
 from space import search as search_tab
-from space.edges import BodyLimit, lazy_session_configs, register_endpoints
+from space.edges import BodyLimit, lazy_session_configs, register_endpoints, spanish_input_refusals
 from space.logs import quiet_logs
 from space.pages import about as about_page
 from space.pages import evaluate as evaluate_page
@@ -83,6 +83,7 @@ def build_demo() -> gr.Blocks:
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     register_endpoints(demo)  # unknown endpoints and short calls are refused in Spanish (space/edges.py)
     lazy_session_configs()  # a new session costs no config of every component (space/edges.py)
+    spanish_input_refusals(demo)  # a bad file link or reference: Spanish, no traceback (space/edges.py)
     return demo
 
 

@@ -264,6 +264,72 @@ def lazy_session_configs() -> None:
     session.__init__ = __init__
 
 
+NOT_PUBLIC = (
+    "No se descarga {url}: solo se aceptan enlaces http(s) a direcciones públicas de internet, no "
+    "locales ni privadas. Sube el archivo o usa un enlace público."
+)
+NOT_DOWNLOADED = "No se pudo descargar {url} ({reason}): comprueba el enlace o sube el archivo."
+NOT_UPLOADED = (
+    "El archivo {path} no se subió a este Space: súbelo antes (POST /gradio_api/upload) o envía un "
+    "enlace http(s) público."
+)
+BAD_FILE = (
+    "Lo enviado para /{name} no es un archivo: envía el objeto que devuelve la subida "
+    '({{"path": ..., "meta": {{"_type": "gradio.FileData"}}}}), un enlace http(s) público, o con '
+    "gradio_client, handle_file(...)."
+)
+BAD_VALUE = "Un valor enviado a /{name} no es válido ({reason}): revisa el tipo de cada entrada."
+
+
+def spanish_input_refusals(demo) -> None:
+    """Turn what Gradio refuses in a call's inputs, before our code runs, into a Spanish message and
+    one ``refused:`` line: a file link to a private or loopback address (Gradio's SSRF check), a
+    download that fails, a path that was never uploaded, a malformed file reference. Gradio answered
+    them with ``{"error": null}`` (an MCP client: an English line) and a traceback in the log."""
+    import gradio as gr
+
+    original = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        try:
+            return await original(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as err:  # only what a visitor sent reaches here: the inputs, before our code
+            message = input_refusal(block_fn.api_name or block_fn.name, err, inputs)
+            logger.warning(
+                "refused: inputs of /%s: %s", block_fn.api_name, f"{type(err).__name__}: {err}"[:200]
+            )
+            raise gr.Error(message, print_exception=False) from None
+
+    demo.preprocess_data = preprocess_data
+
+
+def input_refusal(name: str, err: Exception, inputs) -> str:
+    """The Spanish message for ``err``, raised by Gradio while taking in a call's ``inputs``."""
+    import re
+
+    text = str(err)
+    urls = [
+        value.get("url") or value.get("path")
+        for value in inputs
+        if isinstance(value, dict) and isinstance(value.get("url") or value.get("path"), str)
+    ]
+    url = next((u for u in urls if u.startswith(("http://", "https://"))), "el enlace")[:120]
+    if re.search(r"failed validation|Unable to resolve hostname", text):
+        return NOT_PUBLIC.format(url=url)
+    if found := re.search(r"Status code: (\d+)", text):
+        return NOT_DOWNLOADED.format(url=url, reason=f"código {found.group(1)}")
+    if type(err).__name__ == "InvalidPathError":
+        path = next((u for u in urls if not u.startswith(("http://", "https://"))), "")
+        return NOT_UPLOADED.format(path=path[:120])
+    if "FileData" in text:
+        return BAD_FILE.format(name=name)
+    if type(err).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"):
+        return NOT_DOWNLOADED.format(url=url, reason="no responde")
+    return BAD_VALUE.format(name=name, reason=type(err).__name__)
+
+
 async def _answer(send, status: int, message: str) -> None:
     body = json.dumps({"error": message, "detail": message}, ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"connection", b"close")]

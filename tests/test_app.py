@@ -578,3 +578,32 @@ def test_a_call_without_a_session_configures_only_what_it_touches(served_app):
     assert max(dict.__len__(session.config_values) for session in sessions) < 10  # inputs and outputs
     every = list(sessions[0].components)  # what a deep link reads
     assert len(every) == len(sessions[0].config_values) > 50
+
+
+def test_bad_file_links_and_references_are_refused_in_spanish_without_a_traceback(served_app, caplog, capfd):
+    """What Gradio refuses in a call's inputs before our code runs: a link to a loopback or link-local
+    address (its SSRF check), a path never uploaded, a string or a dict that is not a file."""
+    import httpx
+
+    file = {"meta": {"_type": "gradio.FileData"}}
+    cases = {
+        "No se descarga http://127.0.0.1:9/x.csv: solo se aceptan enlaces http(s) a direcciones públicas": [
+            file | {"path": "http://127.0.0.1:9/x.csv", "url": "http://127.0.0.1:9/x.csv"},
+            False,
+        ],
+        "No se descarga http://169.254.169.254/latest": [
+            file | {"path": "http://169.254.169.254/latest", "url": "http://169.254.169.254/latest"},
+            False,
+        ],
+        "El archivo /etc/passwd no se subió a este Space": [file | {"path": "/etc/passwd"}, False],
+        "Lo enviado para /evaluate no es un archivo": ["hola", False],
+    }
+    with httpx.Client(base_url=served_app, timeout=60) as http:
+        for message, data in cases.items():
+            event = http.post("gradio_api/call/evaluate", json={"data": data}).json()["event_id"]
+            answer = http.get(f"gradio_api/call/evaluate/{event}").text
+            assert "event: error" in answer and message in json.loads(answer.split("data: ", 1)[1])["error"]
+        fine = http.post("gradio_api/call/similarity", json={"data": ["hola", "hola"]}).json()["event_id"]
+        assert "event: complete" in http.get(f"gradio_api/call/similarity/{fine}").text
+    assert caplog.text.count("refused: inputs of /evaluate") == 4
+    assert "Traceback" not in caplog.text + capfd.readouterr().err

@@ -8,6 +8,8 @@ import json
 
 import httpx
 
+from space.edges import NOT_PUBLIC
+
 TOOLS = {"similarity", "search", "evaluate"}
 
 
@@ -71,3 +73,18 @@ def test_mcp_landing_page_and_tool_filter(served_app):
     filtered = httpx.get(f"{served_app}gradio_api/mcp/schema?tools=search", timeout=30).json()
     assert [entry["name"] for entry in filtered] == ["search"]
     assert json.dumps(filtered)  # plain JSON a client can read
+
+
+def test_an_mcp_link_to_a_private_address_is_refused_in_spanish(served_app, capfd):
+    _, (loopback, metadata) = asyncio.run(
+        _session(
+            served_app,
+            [
+                ("evaluate", {"sts_file": "http://127.0.0.1:9/x.csv"}),
+                ("evaluate", {"sts_file": "http://0x7f000001/"}),
+            ],
+        )
+    )
+    for result, url in ((loopback, "http://127.0.0.1:9/x.csv"), (metadata, "http://0x7f000001/")):
+        assert result.isError and result.content[0].text == f"Error: {NOT_PUBLIC.format(url=url)}"
+    assert "Traceback" not in capfd.readouterr().err
