@@ -12,7 +12,9 @@ Spanish message that says what to send (Gradio answered them with a 500, ``{"err
 66-line traceback in the log). Each client (its address) may send ``$WORKBENCH_MAX_BURST`` (40) jobs at
 once, refilled at a tenth of that per second, and 20 uploads per 10 minutes; past that it gets 429 and
 "espera a que terminen tus consultas", alone: the queue (64 places) stays open to everyone else. Each
-refusal is one ``refused:`` line in the log.
+refusal is one ``refused:`` line in the log. Uploads stop, with 507 and a Spanish message, while
+Gradio's temp folder (uploads and served files, removed an hour after they came) holds more than
+``$WORKBENCH_TEMP_BUDGET_MB`` (2,048 MB).
 """
 
 from __future__ import annotations
@@ -49,6 +51,62 @@ ENDPOINTS: dict[str, tuple[list[str], int]] = {}
 
 class _TooLarge(Exception):
     pass
+
+
+DISK_FULL = (
+    "El Space guarda ahora demasiados archivos subidos ({used} de {budget}); vuelve a intentarlo en "
+    "unos minutos."
+)
+TEMP_BUDGET_MB = 2048  # $WORKBENCH_TEMP_BUDGET_MB: uploads and served files together, in Gradio's temp folder
+
+
+class TempFolder:
+    """The size of Gradio's temp folder (uploads, and the files it serves), looked at no more than
+    every few seconds; the uploads let in since are added as they are declared."""
+
+    RESCAN_S = 5.0
+
+    def __init__(self):
+        self._size, self._scanned = 0, float("-inf")
+
+    def room_for(self, size: int) -> tuple[bool, int, int]:
+        """Whether ``size`` more bytes fit the budget; also the bytes used and the budget."""
+        import os
+        import time
+
+        budget = int(float(os.environ.get("WORKBENCH_TEMP_BUDGET_MB", TEMP_BUDGET_MB)) * MiB)
+        if time.monotonic() - self._scanned > self.RESCAN_S:
+            self._size, self._scanned = _folder_size(_upload_folder()), time.monotonic()
+        if self._size + size > budget:
+            return False, self._size, budget
+        self._size += size
+        return True, self._size, budget
+
+
+def _upload_folder() -> str:
+    from gradio.utils import get_upload_folder
+
+    return get_upload_folder()
+
+
+def _folder_size(path: str) -> int:
+    import os
+
+    total, stack = 0, [path]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        pass  # removed meanwhile
+        except OSError:
+            pass
+    return total
 
 
 QUEUE_PATHS = ("/gradio_api/queue/join", CALL_PREFIX)
@@ -125,6 +183,7 @@ class BodyLimit:
     def __init__(self, app):
         self.app = app
         self.jobs, self.uploads = _buckets()
+        self.temp = TempFolder()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -147,6 +206,19 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, path, int(declared), limit)
             return
+        if limit == UPLOAD_LIMIT:  # the temp folder as a whole stays within its budget
+            fits, used, budget = self.temp.room_for(
+                int(declared) if declared and declared.isdigit() else limit
+            )
+            if not fits:
+                logger.warning(
+                    "refused: an upload from %s, temp folder at %d of %d bytes",
+                    client_of(scope),
+                    used,
+                    budget,
+                )
+                await _answer(send, 507, DISK_FULL.format(used=_megabytes(used), budget=_megabytes(budget)))
+                return
         received, started = 0, False
 
         async def counted():

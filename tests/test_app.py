@@ -607,3 +607,25 @@ def test_bad_file_links_and_references_are_refused_in_spanish_without_a_tracebac
         assert "event: complete" in http.get(f"gradio_api/call/similarity/{fine}").text
     assert caplog.text.count("refused: inputs of /evaluate") == 4
     assert "Traceback" not in caplog.text + capfd.readouterr().err
+
+
+def test_uploads_stop_in_spanish_while_the_temp_folder_is_over_its_budget(served_app, caplog, monkeypatch):
+    import httpx
+    from gradio.utils import get_upload_folder
+
+    from space.edges import TempFolder, _folder_size
+
+    monkeypatch.setattr(TempFolder, "RESCAN_S", -1.0)  # looked at on each upload: no stale size
+    used = _folder_size(get_upload_folder())
+    monkeypatch.setenv("WORKBENCH_TEMP_BUDGET_MB", str((used + 700) / 2**20))  # room for 700 bytes
+    with httpx.Client(base_url=served_app, timeout=30) as http:
+        small = {"files": ("poco.csv", b"a" * 400)}
+        first = http.post("gradio_api/upload", files=small, headers={"X-Forwarded-For": "10.3.0.1"})
+        assert first.status_code == 200  # ~600 bytes with the form's envelope
+        full = http.post("gradio_api/upload", files=small, headers={"X-Forwarded-For": "10.3.0.2"})
+        assert full.status_code == 507
+        assert "El Space guarda ahora demasiados archivos subidos" in full.json()["error"]
+        monkeypatch.delenv("WORKBENCH_TEMP_BUDGET_MB")
+        again = http.post("gradio_api/upload", files=small, headers={"X-Forwarded-For": "10.3.0.3"})
+        assert again.status_code == 200
+    assert "refused: an upload from 10.3.0.2, temp folder at" in caplog.text
