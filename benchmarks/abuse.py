@@ -5,7 +5,10 @@ Starts ``python app.py`` (built-in defaults, its log kept), then sends, over pla
 - 100 bodies of 5 MB to ``/gradio_api/call/duplicates`` (refused before they are read);
 - 66 jobs at once from one client (the queue holds 64), while an innocent visitor asks for a similarity;
 - 30 uploads of 9.9 MB from one client;
-- calls to an unknown endpoint, with too few values, with a body that is not JSON, and a 12 MB upload.
+- calls to an unknown endpoint, with too few values, with a body that is not JSON, and a 12 MB upload;
+- file references Gradio refuses before our code runs: links to a loopback or link-local address, a
+  path never uploaded, a string for a file;
+- 300 calls without a session (each a new one, as ``curl`` sends them).
 
 It prints the server's RSS growth, how many answers were 503 (a full queue) or 5xx, how many tracebacks
 the log holds, every refusal's status and message, and the innocent visitor's slowest answer.
@@ -89,10 +92,24 @@ def run() -> dict:
                     "gradio_api/upload", files={"files": ("g.csv", b"a" * (12 * 2**20))}
                 ),
             }
+            file = {"meta": {"_type": "gradio.FileData"}}
+            links = {
+                "file link to a loopback address": "http://127.0.0.1:9/x.csv",
+                "file link to the cloud metadata address": "http://169.254.169.254/latest",
+            }
+            sent = {name: [file | {"path": link, "url": link}, False] for name, link in links.items()}
+            sent |= {"a path never uploaded": [file | {"path": "/etc/passwd"}, False]}
+            sent |= {"a string for a file": ["hola", False]}
+            answers = {name: _event(http, "evaluate", data) for name, data in sent.items()}
+            before = rss_mb(process.pid)
+            for _ in range(300):  # each a new session, as curl or any client without one
+                _event(http, "about", [None])
+            result |= {"sessions_rss_mb": [before, rss_mb(process.pid)]}
             result |= {
                 "flood_jobs": _count(jobs),
                 "flood_uploads": _count(uploads),
-                "probes": {name: [r.status_code, r.json().get("error")] for name, r in probes.items()},
+                "probes": {name: [r.status_code, r.json().get("error")] for name, r in probes.items()}
+                | answers,
                 "innocent_requests": len(innocent),
                 "innocent_slowest_s": max(innocent) if innocent else None,
                 "rss_end_mb": rss_mb(process.pid),
@@ -102,6 +119,14 @@ def run() -> dict:
         text = log.read_text(encoding="utf-8", errors="replace")
         result |= {"tracebacks_in_log": text.count("Traceback"), "refused_lines": text.count("refused:")}
     return result | {"machine": cpu_info(), "date": time.strftime("%Y-%m-%d")}
+
+
+def _event(http, api: str, data: list) -> list:
+    """Send ``data`` to ``api`` over the call API: ``["event: <kind>", its error message or None]``."""
+    event = http.post(f"gradio_api/call/{api}", json={"data": data}).json()["event_id"]
+    lines = http.get(f"gradio_api/call/{api}/{event}").text.strip().splitlines()
+    payload = json.loads(lines[-1].removeprefix("data: ")) if lines else None
+    return [lines[-2] if len(lines) > 1 else "?", payload.get("error") if isinstance(payload, dict) else None]
 
 
 def _wait_until_ready(http) -> None:
@@ -136,6 +161,8 @@ def markdown(result: dict) -> str:
         f"| 66 jobs at once from one client | {result['flood_jobs']} | innocent visitor: "
         f"{result['innocent_requests']} answers, slowest {result['innocent_slowest_s']:.1f} s |",
         f"| 30 uploads of 9.9 MB from one client | {result['flood_uploads']} | |",
+        f"| 300 calls without a session | 200 | RSS {result['sessions_rss_mb'][0]:.0f} → "
+        f"{result['sessions_rss_mb'][1]:.0f} MB |",
     ]
     for name, (status, message) in result["probes"].items():
         lines.append(f"| {name} | {status} | {message} |")

@@ -13,6 +13,8 @@ by fingerprints of their inputs, so that a restart reads them back; uploads neve
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import math
 import os
@@ -128,7 +130,7 @@ class MemoryCache:
                     self._hits += 1
                 return pending.value
             try:
-                value = compute()
+                value = _guarded(compute)
                 pending.value, pending.failed = value, False
                 self._store(key, value, pinned, size(value))
                 return value
@@ -207,6 +209,36 @@ def _budget() -> int:
 
 
 CACHE = MemoryCache(_budget())
+
+
+# What wraps a cache miss's computation in this context (``computing_under``); None: nothing.
+_compute_guard: contextvars.ContextVar[Callable[[], contextlib.AbstractContextManager] | None] = (
+    contextvars.ContextVar("compute_guard", default=None)
+)
+
+
+@contextlib.contextmanager
+def computing_under(guard: Callable[[], contextlib.AbstractContextManager]):
+    """Within this block, every value this context computes for the cache (a miss, not a hit) is
+    computed inside ``guard()``: the Space lets a request whose results are cached answer at once,
+    and makes one that must compute wait for the one heavy slot. Nested misses use the outer guard."""
+    token = _compute_guard.set(guard)
+    try:
+        yield
+    finally:
+        _compute_guard.reset(token)
+
+
+def _guarded(compute: Callable[[], T]) -> T:
+    guard = _compute_guard.get()
+    if guard is None:
+        return compute()
+    token = _compute_guard.set(None)  # a miss inside this computation is already inside the guard
+    try:
+        with guard():
+            return compute()
+    finally:
+        _compute_guard.reset(token)
 
 
 def cached_array(key: Hashable, compute: Callable[[], np.ndarray], disk_path: Path | None) -> np.ndarray:

@@ -3,6 +3,7 @@ sentence placed on it) and its near-duplicate pairs on the calibrated scale."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -19,7 +20,7 @@ from core.models.calibration import shown_reading
 from space.checks import checked_text, log_note, number_between, one_of, whole_number
 from space.downloads import csv_file
 from space.figures import cluster_map as cluster_figure
-from space.runtime import Warn, active_corpus, model_handle, report_progress
+from space.runtime import Warn, active_corpus, heavy_slot, model_handle, report_progress
 from space.search import embeddings_of
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ MAP_NEIGHBOURS = 8
 
 
 MAX_DUPLICATE_TEXTS = 50_000  # paraphrase mining compares every pair: minutes beyond this on 2 cores
+QUICK_MINING_TEXTS = 5_000  # duplicates of more texts are mined in the heavy slot (space.runtime)
 MIN_MAP_TEXTS = 10  # UMAP, KMeans and HDBSCAN need a few points to mean anything (and to run at all)
 
 
@@ -144,7 +146,9 @@ def find_duplicates(
     scale = handle.calibration
     cosine = scale.cosine_for(threshold)
     embeddings = torch.from_numpy(embeddings_of(handle, corpus, quick=False, progress=progress))
-    pairs = [p for p in paraphrase_mining_embeddings(embeddings, top_k=5) if p[0] >= cosine]
+    # mining compares every pair: beyond a few thousand texts it is heavy work, in the heavy slot
+    with heavy_slot(progress) if len(corpus) > QUICK_MINING_TEXTS else contextlib.nullcontext():
+        pairs = [p for p in paraphrase_mining_embeddings(embeddings, top_k=5) if p[0] >= cosine]
     items = corpus.items
     readings = scale.many([score for score, _, _ in pairs]) if pairs else []
     rows = [

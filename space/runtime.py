@@ -1,6 +1,6 @@
 """The Space's runtime: which models it serves (``$MODELS``, ``$MODEL_ID``), the visitor's corpus or the
-served one, requests counted while they run (a long job takes every core only while alone), and the
-warm-up that loads everything in the background after the page is served."""
+served one, requests counted while they run (a long job takes every core only while alone), the one
+heavy slot, and the warm-up that loads everything in the background after the page is served."""
 
 from __future__ import annotations
 
@@ -71,6 +71,24 @@ def job():
         with _jobs_lock:
             _jobs["running"] -= 1
             _jobs["last_end"] = time.monotonic()
+
+
+_heavy = threading.RLock()
+WAITING_FOR_HEAVY = "Esperando a que termine otro cálculo largo (una subida, una evaluación, un mapa nuevo)"
+
+
+@contextmanager
+def heavy_slot(progress=None):
+    """The one heavy computation at a time on the Space's two cores: an upload, an evaluation, or what a
+    map, its duplicates or an export must compute that the cache does not hold yet (``space.pages.wiring``).
+    A request whose results are cached never takes it, so it never waits behind one."""
+    if not _heavy.acquire(blocking=False):
+        report_progress(progress, 0.0, WAITING_FOR_HEAVY)
+        _heavy.acquire()
+    try:
+        yield
+    finally:
+        _heavy.release()
 
 
 def alone() -> bool:

@@ -349,6 +349,8 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
 
     import core.corpora.embeddings
 
+    uploader, searcher = Client(served_app, verbose=False), Client(served_app, verbose=False)
+    searcher.predict("sequía", 3, api_name="/search")  # the served corpus embedded (the warm-up's job)
     inside, release = threading.Event(), threading.Event()
     real = core.corpora.embeddings.encode_documents
 
@@ -360,7 +362,6 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
     monkeypatch.setattr(core.corpora.embeddings, "encode_documents", paused)
     path = tmp_path / "lento.txt"
     path.write_text("".join(f"texto lento número {i}\n" for i in range(50)), encoding="utf-8")
-    uploader, searcher = Client(served_app, verbose=False), Client(served_app, verbose=False)
     job = uploader.submit(handle_file(str(path)), api_name="/upload")
     try:
         assert inside.wait(60)
@@ -629,3 +630,35 @@ def test_uploads_stop_in_spanish_while_the_temp_folder_is_over_its_budget(served
         again = http.post("gradio_api/upload", files=small, headers={"X-Forwarded-For": "10.3.0.3"})
         assert again.status_code == 200
     assert "refused: an upload from 10.3.0.2, temp folder at" in caplog.text
+
+
+def test_a_cached_map_answers_while_an_upload_is_being_embedded(served_app, tmp_path, monkeypatch):
+    """The served corpus' map, already computed, does not wait behind another visitor's upload (it
+    waited in the heavy lane before)."""
+    import threading
+
+    from gradio_client import Client, handle_file
+
+    import core.corpora.embeddings
+
+    visitor = Client(served_app, verbose=False)
+    visitor.predict(api_name="/cluster_map")  # computed once (the warm-up would have done it)
+    inside, release = threading.Event(), threading.Event()
+    real = core.corpora.embeddings.encode_documents
+
+    def paused(model, texts, *args, **kwargs):
+        inside.set()
+        release.wait(60)
+        return real(model, texts, *args, **kwargs)
+
+    monkeypatch.setattr(core.corpora.embeddings, "encode_documents", paused)
+    path = tmp_path / "lento.txt"
+    path.write_text("".join(f"otro texto lento número {i}\n" for i in range(40)), encoding="utf-8")
+    job = Client(served_app, verbose=False).submit(handle_file(str(path)), api_name="/upload")
+    try:
+        assert inside.wait(60)
+        figure, _ = visitor.predict(api_name="/cluster_map")
+        assert figure is not None and not job.done()  # answered while the upload still holds the slot
+    finally:
+        release.set()
+    assert "40 textos" in job.result()[0]

@@ -187,3 +187,22 @@ def test_the_one_disk_cache_reads_back_recomputes_what_is_broken_and_survives_a_
 
     monkeypatch.setattr(cache_module, "write_file_atomically", full_disk)
     assert on_disk(tmp_path / "other.json", compute, load, save) == ({"n": 4}, False)  # served anyway
+
+
+def test_only_a_miss_is_computed_under_the_guard_and_a_nested_miss_under_the_same_one():
+    from contextlib import contextmanager
+
+    from core.cache import computing_under
+
+    cache, entered = MemoryCache(2**20), []
+
+    @contextmanager
+    def guard():
+        entered.append("in")
+        yield
+
+    with computing_under(guard):
+        assert cache.get("outer", lambda: cache.get("inner", lambda: 1) + 1) == 2
+        assert entered == ["in"]  # the inner miss is computed inside the outer guard, not a second one
+        assert cache.get("outer", lambda: pytest.fail("computed again")) == 2 and entered == ["in"]
+    assert cache.get("plain", lambda: 3) == 3 and entered == ["in"]  # outside the block: no guard

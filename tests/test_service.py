@@ -291,3 +291,39 @@ def test_old_downloads_are_removed_at_most_once_a_minute(tmp_path, monkeypatch):
     downloads._last_pruned[0] -= downloads.PRUNE_EVERY_S
     downloads.csv_file("otra", ["a"], [[3]])
     assert not second.exists() and len(list(tmp_path.iterdir())) == 3
+
+
+def test_a_cached_result_never_waits_for_the_heavy_slot_and_a_computation_does(tiny_app):
+    """While an upload holds the heavy slot, the served corpus' map (cached) answers; what the cache
+    does not hold yet waits for the slot."""
+    from core.cache import computing_under
+
+    explore_tab.cluster_map(None)  # the served corpus' map, now cached
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def upload_like():
+        with runtime.heavy_slot():
+            held.set()
+            release.wait(30)
+
+    def new_result():
+        with computing_under(runtime.heavy_slot):
+            CACHE.get(("test", "new"), lambda: 1)
+        done.set()
+
+    holder = threading.Thread(target=upload_like)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with computing_under(runtime.heavy_slot):
+            figure, _ = explore_tab.cluster_map(None)  # cached: answers while the slot is held
+        assert figure is not None
+        waiter = threading.Thread(target=new_result)
+        waiter.start()
+        assert not done.wait(1.0)  # a computation waits for the slot…
+    finally:
+        release.set()
+    assert done.wait(30)  # …and runs once it is free
+    holder.join()
+    waiter.join()
+    CACHE.discard(("test", "new"))

@@ -8,7 +8,7 @@ import spaces
 from core import messages
 from core.corpora.data import STS_FILES
 from space import runtime
-from space.pages.wiring import EVALUATE_GPU_S, HEAVY, call
+from space.pages.wiring import EVALUATE_GPU_S, HEAVY, heavy_call
 
 
 @spaces.GPU(duration=EVALUATE_GPU_S)
@@ -24,7 +24,7 @@ def evaluate(sts_file: str | None = None, include_hub: bool = False, progress=gr
     """  # noqa: E501 (an MCP client reads each docstring entry as one line)
     from space.evaluate import evaluate_models  # scipy and the evaluation code: after the page is up
 
-    return call(evaluate_models, runtime.app_models(), include_hub, sts_file, progress=progress)
+    return heavy_call(evaluate_models, runtime.app_models(), include_hub, sts_file, progress=progress)
 
 
 def build() -> None:

@@ -6,7 +6,7 @@ import gradio as gr
 import spaces
 
 from space import explore as explore_tab
-from space.pages.wiring import HEAVY, HEAVY_GPU_S, api_only, as_sent, call
+from space.pages.wiring import EXPLORE, HEAVY_GPU_S, api_only, as_sent, explore_call
 
 
 @api_only
@@ -23,7 +23,7 @@ def cluster_map(
 ):
     """UMAP map of the session's corpus, by section or cluster; a typed sentence is placed on it and its
     nearest texts are listed (title, section, cosine) and ringed."""
-    return call(
+    return explore_call(
         explore_tab.cluster_map, corpus, color_by, method, k, dimensions, sentence, model_spec,
         warn=gr.Warning, progress=progress,
     )  # fmt: skip
@@ -33,7 +33,7 @@ def cluster_map(
 @spaces.GPU(duration=HEAVY_GPU_S)
 def duplicates(threshold: float = 3.5, model_spec: str | None = None, corpus=None, progress=gr.Progress()):
     """Pairs of near-duplicate texts in the session's corpus whose 0–5 reading reaches a threshold."""
-    return call(explore_tab.find_duplicates, corpus, threshold, model_spec, progress=progress)
+    return explore_call(explore_tab.find_duplicates, corpus, threshold, model_spec, progress=progress)
 
 
 def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
@@ -56,7 +56,7 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
         wrap=True, elem_id="neighbours",
     )  # fmt: skip
     inputs = [color_by, method, k, dimensions, sentence, models, corpus]
-    draw.click(cluster_map, inputs, [plot, neighbours], api_name="cluster_map", **HEAVY)
+    draw.click(cluster_map, inputs, [plot, neighbours], api_name="cluster_map", **EXPLORE)
 
 
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
@@ -75,4 +75,4 @@ def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     )  # fmt: skip
     download = gr.File(label="Pares en CSV (con los textos completos)", elem_id="duplicates-file")
     outputs = [table, summary, download]
-    find.click(duplicates, [threshold, models, corpus], outputs, api_name="duplicates", **HEAVY)
+    find.click(duplicates, [threshold, models, corpus], outputs, api_name="duplicates", **EXPLORE)

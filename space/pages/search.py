@@ -7,7 +7,18 @@ import gradio as gr
 import spaces
 
 from space import search as search_tab
-from space.pages.wiring import HEAVY, HEAVY_GPU_S, QUICK, QUICK_GPU_S, api_only, as_sent, call
+from space.pages.wiring import (
+    EXPLORE,
+    HEAVY,
+    HEAVY_GPU_S,
+    QUICK,
+    QUICK_GPU_S,
+    api_only,
+    as_sent,
+    call,
+    explore_call,
+    heavy_call,
+)
 
 
 @spaces.GPU(duration=QUICK_GPU_S)
@@ -52,7 +63,7 @@ def read_result(results, corpus, event: gr.SelectData):
 def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Progress()):
     """Make an uploaded CSV / TSV / JSONL / JSON / TXT file this session's corpus (for search, the map and
     duplicates); other visitors keep theirs."""
-    corpus = call(search_tab.upload, file_path, model_spec=model_spec, progress=progress)
+    corpus = heavy_call(search_tab.upload, file_path, model_spec=model_spec, progress=progress)
     return _corpus_outputs(corpus, search_tab.upload_summary(corpus))
 
 
@@ -71,7 +82,7 @@ def _corpus_outputs(corpus, status: str):
 @spaces.GPU(duration=HEAVY_GPU_S)
 def embeddings(model_spec: str | None = None, corpus=None, progress=gr.Progress()):
     """The active corpus' embeddings as a Parquet file (id, title, section, embedding)."""
-    return call(search_tab.export_embeddings, corpus, model_spec, progress=progress)
+    return explore_call(search_tab.export_embeddings, corpus, model_spec, progress=progress)
 
 
 def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.Button) -> None:
@@ -123,7 +134,7 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
         exported = gr.File(
             label="Embeddings (columnas id, title, section, embedding)", elem_id="embeddings-file"
         )
-        export.click(embeddings, [models, corpus], [exported], api_name="embeddings", **HEAVY)
+        export.click(embeddings, [models, corpus], [exported], api_name="embeddings", **EXPLORE)
     corpus_outputs = [corpus, status, section, banner]
     upload_file.upload(upload, [upload_file, models], corpus_outputs, api_name="upload", **HEAVY)
     back.click(reset_corpus, None, [*corpus_outputs, upload_file], api_name="reset_corpus", **QUICK)

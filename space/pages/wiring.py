@@ -1,6 +1,6 @@
-"""How every event is wired: the concurrency lanes, the ZeroGPU durations, the visitor's error message
-instead of a traceback (``call``), values reaching the functions as sent (``as_sent``), and which events
-stay out of the MCP server's tools (``api_only``)."""
+"""How every event is wired: the concurrency lanes and the heavy slot, the ZeroGPU durations, the
+visitor's error message instead of a traceback (``call``), values reaching the functions as sent
+(``as_sent``), and which events stay out of the MCP server's tools (``api_only``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import gradio as gr
 
 from core import messages
+from core.cache import computing_under
 from core.errors import ModelLoadError, WorkbenchError
 from space import runtime
 
@@ -26,6 +27,11 @@ QUICK = {"concurrency_id": "quick", "concurrency_limit": 2}
 
 
 HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
+
+
+# The map, duplicates and export: what the cache holds (the served corpus' map, its embeddings) answers at
+# once, beside the heavy lane; what must be computed waits for the one heavy slot (``explore_call``).
+EXPLORE = {"concurrency_id": "explore", "concurrency_limit": 2}
 
 
 # ZeroGPU: the longest each kind of event may hold a GPU (seconds; a shorter duration queues sooner). Every
@@ -47,6 +53,19 @@ def call(function, *args, **kwargs):
         message = str(err)
     logger.info("%s refused: %s", function.__name__, message)
     raise gr.Error(message, print_exception=False)
+
+
+def heavy_call(function, *args, **kwargs):
+    """``call`` holding the one heavy slot throughout (an upload, an evaluation)."""
+    with runtime.heavy_slot(kwargs.get("progress")):
+        return call(function, *args, **kwargs)
+
+
+def explore_call(function, *args, **kwargs):
+    """``call`` in which only what the cache does not hold yet is computed in the heavy slot (a cached
+    map of the served corpus answers while an upload is being embedded)."""
+    with computing_under(lambda: runtime.heavy_slot(kwargs.get("progress"))):
+        return call(function, *args, **kwargs)
 
 
 def as_sent(component):
