@@ -21,7 +21,7 @@ from trainer.arguments import ConfigError, parse_train_args
 from trainer.checkpoints import OutputDirError, checkpoint_problem, last_complete_checkpoint, plan_output_dir
 from trainer.runs import main as runs_main
 from trainer.sagemaker import ENTRY_SCRIPT, REQUIREMENTS
-from trainer.tracking import METRIC_LINE, metric_regex
+from trainer.tracking import METRIC_LINE, format_metric_line, metric_regex, parse_metric_line
 from trainer.train import main as train_main
 from trainer.train import train
 
@@ -290,6 +290,12 @@ def test_kill_and_resume_matches_uninterrupted_run(_tiny_model_master, tmp_path)
     assert (reference / "final").is_dir(), out[-2000:]
     metric_lines = [line for line in out.splitlines() if line.startswith("metric: ")]
     assert metric_lines and all(METRIC_LINE.match(line) for line in metric_lines)
+    evaluations = [parse_metric_line(line) for line in metric_lines if " eval_loss=" in line]
+    steps = [line["step"] for line in evaluations]
+    assert steps == list(range(3, int(steps[-1]) + 1, 3))  # one line per evaluation (every 3 steps)
+    assert all("eval_sts-dev_spearman_cosine" in line for line in evaluations)
+    # a log, not a terminal: plain lines, no progress bar, no second copy of each log as a dict
+    assert "\r" not in out and "it/s]" not in out and "█" not in out and "{'loss'" not in out, out[-3000:]
 
     interrupted = tmp_path / "interrupted"
     launched = time.time()
@@ -336,16 +342,25 @@ def test_kill_and_resume_matches_uninterrupted_run(_tiny_model_master, tmp_path)
 
 
 def test_metric_regex_matches_metric_lines():
-    line = "metric: eval_sts-dev_spearman_cosine=0.8123 step=500 epoch=1.0"
     import re
 
+    line = format_metric_line(
+        {"eval_loss": 0.31, "eval_sts-dev_spearman_cosine": 0.8123, "eval_retrieval-dev_cosine_mrr@10": 1e-05,
+         "epoch": 1.0, "eval_nan": float("nan"), "note": "text"}, 500, 1.0,
+    )  # fmt: skip
+    assert line == (
+        "metric: step=500 epoch=1 eval_loss=0.31 eval_sts-dev_spearman_cosine=0.8123 "
+        "eval_retrieval-dev_cosine_mrr@10=1e-05"
+    )
     assert re.search(metric_regex("eval_sts-dev_spearman_cosine"), line).group(1) == "0.8123"
+    assert re.search(metric_regex("eval_retrieval-dev_cosine_mrr@10"), line).group(1) == "1e-05"
+    assert re.search(metric_regex("loss"), line) is None  # eval_loss is not loss
+    assert parse_metric_line(line) == {
+        "step": 500, "epoch": 1, "eval_loss": 0.31, "eval_sts-dev_spearman_cosine": 0.8123,
+        "eval_retrieval-dev_cosine_mrr@10": 1e-05,
+    }  # fmt: skip
     assert (
-        re.search(
-            metric_regex("eval_retrieval-dev_cosine_mrr@10"),
-            "metric: eval_retrieval-dev_cosine_mrr@10=1e-05 step=1 epoch=0",
-        ).group(1)
-        == "1e-05"
+        parse_metric_line("2026-12-06 INFO loss=3") is None and format_metric_line({"a": "x"}, 1, 0) is None
     )
 
 

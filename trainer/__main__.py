@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from core.cli import dispatch
@@ -23,6 +24,8 @@ MODEL_FLAGS = {"train": "--model_name_or_path", "predict": "--model", "push": "-
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not sys.stderr.isatty():  # a log, not a terminal: tqdm's bars (set before tqdm is imported) off
+        os.environ.setdefault("TQDM_DISABLE", "1")
     flag = MODEL_FLAGS.get(argv[0]) if argv else None
     if flag:
         from core.errors import WorkbenchError

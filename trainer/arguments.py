@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -373,6 +374,8 @@ def parse_train_args(argv: list[str]) -> tuple:
     namespace = parser.parse_args(argv)
     values = vars(namespace)
     values.pop("config")
+    if values.get("disable_tqdm") is None:  # progress bars on a terminal; plain lines in a log
+        values["disable_tqdm"] = not sys.stderr.isatty()
     outputs = []
     for cls in ARGUMENT_CLASSES:
         names = {f.name for f in cls.__dataclass_fields__.values() if f.init}

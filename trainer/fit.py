@@ -70,6 +70,9 @@ def build_trainer(model, training_args, run_args, record, clock, resume, train_d
     trainer = trainer_class()(model=model, args=training_args, train_dataset=train_dataset,
                                eval_dataset=eval_dataset, loss=loss, evaluator=dev_evaluator,
                                callbacks=callbacks)  # fmt: skip
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # without a progress bar it printed each log again, as a dict
     return trainer, tracked
 
 

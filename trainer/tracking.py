@@ -1,8 +1,9 @@
 """Metric lines that a job scheduler can scrape, and the run record kept beside each run.
 
-Every logged metric is printed as one stable line::
+What the trainer logs at once (an evaluation, a loss report, the test figures) is printed as one stable
+line::
 
-    metric: eval_sts-dev_spearman_cosine=0.8123 step=500 epoch=1.0
+    metric: step=500 epoch=1 eval_loss=0.31 eval_sts-dev_spearman_cosine=0.8123
 
 ``METRIC_LINE`` matches any such line; ``metric_regex(name)`` gives the expression for one metric, with
 the value in group 1 (the form SageMaker's metric definitions expect).
@@ -21,23 +22,40 @@ from transformers import TrainerCallback
 from core.runs import write_run_record
 
 METRIC_LINE = re.compile(
-    r"^metric: (?P<name>[^=\s]+)=(?P<value>[-+0-9.eEinfa]+) step=(?P<step>\d+) epoch=(?P<epoch>[0-9.]+)$"
+    r"^metric: step=(?P<step>\d+) epoch=(?P<epoch>[0-9.]+)(?P<metrics>(?: [^=\s]+=[-+0-9.eEinfa]+)+)$"
 )
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
 
-def format_metric_line(name: str, value: float, step: int, epoch: float | None) -> str:
-    """One metric as a line; the value keeps 6 significant digits."""
-    return f"metric: {name}={value:.6g} step={step} epoch={epoch or 0:.4g}"
+def format_metric_line(metrics: dict, step: int, epoch: float | None) -> str | None:
+    """The finite numeric values of ``metrics`` as one line (6 significant digits); None if there are none."""
+    values = [
+        f"{name}={float(value):.6g}"
+        for name, value in metrics.items()
+        if name != "epoch"  # already at the start of the line
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    ]
+    return f"metric: step={step} epoch={epoch or 0:.4g} {' '.join(values)}" if values else None
+
+
+def parse_metric_line(line: str) -> dict[str, float] | None:
+    """The metrics of a metric line (with ``step`` and ``epoch``), or None for any other line."""
+    found = METRIC_LINE.match(line)
+    if found is None:
+        return None
+    pairs = (pair.split("=", 1) for pair in found["metrics"].split())
+    return {"step": float(found["step"]), "epoch": float(found["epoch"])} | {k: float(v) for k, v in pairs}
 
 
 def metric_regex(name: str) -> str:
     """Regular expression that captures the value of metric ``name`` from a metric line."""
-    return rf"metric: {re.escape(name)}={_NUMBER} "
+    return rf" {re.escape(name)}={_NUMBER}"
 
 
 class MetricLineCallback(TrainerCallback):
-    """Print every numeric metric the trainer logs as a metric line (main process only)."""
+    """Print what the trainer logs at once as one metric line (main process only)."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
@@ -65,10 +83,10 @@ class RunClock(TrainerCallback):
 
 
 def print_metric_lines(metrics: dict, step: int, epoch: float | None, stream=None) -> None:
-    """Print every finite numeric value of ``metrics`` as a metric line."""
-    for name, value in metrics.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            print(format_metric_line(name, float(value), step, epoch), file=stream or sys.stdout, flush=True)
+    """Print the finite numeric values of ``metrics`` as one metric line."""
+    line = format_metric_line(metrics, step, epoch)
+    if line is not None:
+        print(line, file=stream or sys.stdout, flush=True)
 
 
 def trackio_callback(project: str, run_name: str, resuming: bool = False):

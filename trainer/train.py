@@ -207,10 +207,26 @@ def format_summary(record: dict) -> str:
     return "\n".join(lines)
 
 
+def plain_log() -> None:
+    """Output to a file or a job's log, not a terminal: no progress bar redrawn into it (the libraries'
+    own switches, for the bars that ignore ``TQDM_DISABLE``); the metric lines say where training is."""
+    import datasets
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    datasets.disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+    # sentence-transformers shows its encoding bars when this logger is at INFO
+    logging.getLogger("sentence_transformers.sentence_transformer.model").setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The evaluators log every metric at INFO; the metric lines already carry them.
     logging.getLogger("sentence_transformers.sentence_transformer.evaluation").setLevel(logging.WARNING)
+    if not sys.stderr.isatty():
+        plain_log()
     try:
         args = parse_train_args(sys.argv[1:] if argv is None else argv)
         offline_unless_reachable()  # one probe: an unreachable Hub is never waited on again
