@@ -38,7 +38,12 @@ def run() -> dict:
 
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "app.log"
-        env = {"HF_HUB_OFFLINE": "1", "WORKBENCH_PREPARE": "0", "WORKBENCH_MAX_BURST": "40"}
+        env = {
+            "HF_HUB_OFFLINE": "1",
+            "WORKBENCH_PREPARE": "0",
+            "WORKBENCH_MAX_BURST": "40",
+            "WORKBENCH_MAX_WAITING": "8",
+        }
         process, url, _ = start_app(env, timeout=600, log=log)
         try:
             http = httpx.Client(base_url=url, timeout=120)

@@ -41,9 +41,10 @@ def start_app(
     """Start ``python app.py`` (its output into ``log`` if given); returns the process, its URL and the
     seconds until it answered."""
     port = _free_port()
-    # every simulated visitor comes from this one address: the per-client burst limit would stop them
+    # every simulated visitor comes from this one address: the per-client limits would stop them
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "WORKBENCH_MAX_BURST": "100000", **(env or {})}  # fmt: skip
+           "GRADIO_ANALYTICS_ENABLED": "False", "WORKBENCH_MAX_BURST": "100000",
+           "WORKBENCH_MAX_WAITING": "100000", **(env or {})}  # fmt: skip
     started = time.perf_counter()
     output = log.open("w", encoding="utf-8") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(

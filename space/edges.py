@@ -10,8 +10,9 @@ it arrives and cut at the limit. A ``POST /gradio_api/call/NAME`` for an unknown
 and one whose JSON holds no ``data`` list, or fewer values than the endpoint requires, 422, each with a
 Spanish message that says what to send (Gradio answered them with a 500, ``{"error": null}`` and a
 66-line traceback in the log). Each client (its address) may send ``$WORKBENCH_MAX_BURST`` (40) jobs at
-once, refilled at a tenth of that per second, and 20 uploads per 10 minutes; past that it gets 429 and
-"espera a que terminen tus consultas", alone: the queue (64 places) stays open to everyone else. Each
+once, refilled at a tenth of that per second, may have ``$WORKBENCH_MAX_WAITING`` (8) jobs waiting in the
+queue, and may send 20 uploads per 10 minutes; past that it gets 429 and "espera a que terminen tus
+consultas", alone: the queue (64 places) stays open to everyone else. Each
 refusal is one ``refused:`` line in the log. Uploads stop, with 507 and a Spanish message, while
 Gradio's temp folder (uploads and served files, removed an hour after they came) holds more than
 ``$WORKBENCH_TEMP_BUDGET_MB`` (2,048 MB).
@@ -111,6 +112,8 @@ def _folder_size(path: str) -> int:
 
 QUEUE_PATHS = ("/gradio_api/queue/join", CALL_PREFIX)
 BUSY = "Espera a que terminen tus consultas: has enviado {count} seguidas y el máximo es {burst}."
+WAITING = "Espera a que terminen tus consultas: tienes {count} en la cola y el máximo es {limit}."
+MAX_WAITING = 8  # $WORKBENCH_MAX_WAITING: jobs one address may have waiting in the queue
 UPLOADS_BUSY = "Has subido demasiados archivos seguidos ({count}); espera un minuto y vuelve a intentarlo."
 
 
@@ -154,6 +157,30 @@ def _buckets() -> tuple[Bucket, Bucket]:
 
     burst = int(os.environ.get("WORKBENCH_MAX_BURST", "40"))
     return Bucket(burst, burst / 10), Bucket(20, 20 / 600)  # jobs: 40 at once, 4/s; uploads: 20 per 10 min
+
+
+def _max_waiting() -> int:
+    import os
+
+    return int(os.environ.get("WORKBENCH_MAX_WAITING", MAX_WAITING))
+
+
+def waiting_jobs(scope, client: str) -> int:
+    """How many of ``client``'s jobs wait in Gradio's queue (not yet running)."""
+    app = scope.get("app")
+    queue = getattr(app.get_blocks(), "_queue", None) if hasattr(app, "get_blocks") else None
+    if queue is None:
+        return 0
+    count = 0
+    for lane in list(queue.event_queue_per_concurrency_id.values()):
+        for event in list(lane.queue):
+            request = event.request
+            if (
+                request is not None
+                and client_of({"headers": request.headers.raw, "client": request.client}) == client
+            ):
+                count += 1
+    return count
 
 
 def register_endpoints(demo) -> None:
@@ -201,6 +228,10 @@ class BodyLimit:
                 else BUSY.format(count=row, burst=bucket.burst)
             )
             await _answer(send, 429, text)
+            return
+        if bucket is self.jobs and (waiting := waiting_jobs(scope, client_of(scope))) >= _max_waiting():
+            logger.warning("refused: %s from %s, %d waiting in the queue", path, client_of(scope), waiting)
+            await _answer(send, 429, WAITING.format(count=waiting, limit=_max_waiting()))
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
