@@ -21,13 +21,14 @@ from starlette.middleware import Middleware
 from space import about as about_tab
 from space import runtime
 from space import search as search_tab
-from space.edges import BodyLimit, lazy_session_configs, register_endpoints, spanish_input_refusals
+from space.edges import BodyLimit, register_endpoints
 from space.logs import quiet_logs
 from space.pages import about as about_page
 from space.pages import evaluate as evaluate_page
 from space.pages import explore as explore_page
 from space.pages import search as search_page
 from space.pages import similarity as similarity_page
+from space.pages.intake import lazy_session_configs, spanish_input_refusals
 from space.pages.wiring import QUICK, SESSION_TTL_S
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ def build_demo() -> gr.Blocks:
     # The queue is the only way in: no direct POST /gradio_api/run/... that would skip its limits.
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     register_endpoints(demo)  # unknown endpoints and short calls are refused in Spanish (space/edges.py)
-    lazy_session_configs()  # a new session costs no config of every component (space/edges.py)
-    spanish_input_refusals(demo)  # a bad file link or reference: Spanish, no traceback (space/edges.py)
+    lazy_session_configs()  # a new session costs no config of every component (space/pages/intake.py)
+    spanish_input_refusals(
+        demo
+    )  # a bad file link or reference: Spanish, no traceback (space/pages/intake.py)
     return demo
 
 

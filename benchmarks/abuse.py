@@ -33,8 +33,7 @@ from core.models.cpu import cpu_info
 def run() -> dict:
     import httpx
 
-    from benchmarks.load import start_app, stop_app
-    from benchmarks.visitors import rss_mb
+    from benchmarks.load import rss_mb, start_app, stop_app
 
     with tempfile.TemporaryDirectory() as scratch:
         log = Path(scratch) / "app.log"

@@ -178,3 +178,11 @@ def _http_sender(url: str, endpoint: str, data: list | None = None):
         return json.loads(lines[-1].removeprefix("data: "))
 
     return send
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")

@@ -1,7 +1,7 @@
 """Large embedded corpora served by the running app: memory, /search latency and recall.
 
 For each size, a synthetic embedded corpus (``core.corpora.embedded`` shards; vectors spread along the
-served model's real embeddings of the bundled news, ``benchmarks.speed.synthetic_corpus``; each item's
+served model's real embeddings of the bundled news, ``benchmarks.synthetic.synthetic_corpus``; each item's
 text the headline of the news item it was drawn from) is served with ``CORPUS=...``. The benchmark
 waits for the warm-up, reads the server's RSS, sends real headlines to ``/search`` (by meaning and both,
 query encoding included) through the call API over HTTP (``POST /gradio_api/call/search`` and one
@@ -28,7 +28,7 @@ from core.models.cpu import cpu_info
 
 def synthetic_embedded(folder: Path, size: int, handle, anchors: np.ndarray, news: list[dict]) -> Path:
     """Write ``size`` synthetic items as an embedded corpus of ``handle``'s model under ``folder``."""
-    from benchmarks.speed import synthetic_corpus
+    from benchmarks.synthetic import synthetic_corpus
     from core.corpora.corpus import Corpus
     from core.corpora.embedded import SHARD_ROWS, job_metadata, shard_path, write_shard
     from core.models.evaluators import prompt_names
@@ -53,8 +53,7 @@ def synthetic_embedded(folder: Path, size: int, handle, anchors: np.ndarray, new
 
 
 def measure_size(path: Path, size: int, handle, queries: list[str], cache: Path) -> dict:
-    from benchmarks.load import _client, _http_sender, start_app, stop_app
-    from benchmarks.visitors import rss_mb
+    from benchmarks.load import _client, _http_sender, rss_mb, start_app, stop_app
     from core.corpora.corpus import load_corpus
     from core.corpora.index import BINARY_THRESHOLD, RESCORE_CANDIDATES, index_kind
 

@@ -25,6 +25,7 @@ from unittest import mock
 import numpy as np
 
 from benchmarks import served
+from benchmarks.synthetic import synthetic_corpus
 from core.cache import CACHE
 from core.cli import Parser
 from core.corpora.corpus import Corpus, served_corpus
@@ -100,22 +101,6 @@ def bench_encoding(model, quick: bool, fingerprint: str) -> list[dict]:
             )
             row["meets_quality_bar"] = row.pop("passed")
     return rows
-
-
-def synthetic_corpus(anchors: np.ndarray, size: int, rng, noise: float = 0.03) -> np.ndarray:
-    """``size`` normalised vectors spread along the real embeddings: each one a random mix of a real
-    passage embedding and one of its 20 nearest neighbours, plus Gaussian noise. Harder for an index than
-    clusters around the real points, closer to real data than Gaussian noise."""
-    similarities = anchors @ anchors.T
-    np.fill_diagonal(similarities, -np.inf)
-    neighbours = np.argsort(-similarities, axis=1)[:, : min(20, len(anchors) - 1)]
-    first = rng.integers(0, len(anchors), size)
-    second = neighbours[first, rng.integers(0, neighbours.shape[1], size)]
-    weight = rng.random((size, 1), dtype=np.float32)
-    corpus = weight * anchors[first] + (1 - weight) * anchors[second]
-    corpus += noise * rng.standard_normal(corpus.shape, dtype=np.float32)
-    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
-    return corpus.astype(np.float32)
 
 
 def bench_search(anchors: np.ndarray, queries: np.ndarray, sizes: list[int], quick: bool) -> list[dict]:

@@ -20,21 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.load import REQUESTS, load_test, start_app, stop_app
+from benchmarks.load import REQUESTS, load_test, rss_mb, start_app, stop_app
 from benchmarks.speed import machine, save_results
 from core.cli import Parser
 from core.corpora.corpus import MAX_UPLOAD_ROWS
 from core.corpora.data import load_news
 
 SAMPLE_WINDOW_S = 90  # how long the other session is measured while the upload runs
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, in MB (Linux ``/proc``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def news_file(folder: Path, rows: int, tag: str = "", headlines: bool = False) -> Path:

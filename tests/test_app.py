@@ -615,11 +615,12 @@ def test_a_call_without_a_session_configures_only_what_it_touches(served_app):
     import httpx
     from gradio.state_holder import SessionState
 
+    before = {id(obj) for obj in gc.get_objects() if type(obj) is SessionState}  # other tests' sessions
     with httpx.Client(base_url=served_app, timeout=30) as http:
         for _ in range(5):
             event = http.post("gradio_api/call/similarity", json={"data": ["hola", "adiós"]}).json()
             assert "event: complete" in http.get(f"gradio_api/call/similarity/{event['event_id']}").text
-    sessions = [obj for obj in gc.get_objects() if type(obj) is SessionState]
+    sessions = [obj for obj in gc.get_objects() if type(obj) is SessionState and id(obj) not in before]
     components = len(sessions[0].blocks_config.blocks)
     assert len(sessions) >= 5 and components > 50
     assert max(dict.__len__(session.config_values) for session in sessions) < 10  # inputs and outputs
@@ -660,9 +661,10 @@ def test_uploads_stop_in_spanish_while_the_temp_folder_is_over_its_budget(served
     import httpx
     from gradio.utils import get_upload_folder
 
-    from space.edges import TempFolder, _folder_size
+    from space.quotas import TempFolder, _folder_size, _upload_folder
 
     monkeypatch.setattr(TempFolder, "RESCAN_S", -1.0)  # looked at on each upload: no stale size
+    assert _upload_folder() == get_upload_folder()  # the folder Gradio writes to, named without importing it
     used = _folder_size(get_upload_folder())
     monkeypatch.setenv("WORKBENCH_TEMP_BUDGET_MB", str((used + 700) / 2**20))  # room for 700 bytes
     with httpx.Client(base_url=served_app, timeout=30) as http:

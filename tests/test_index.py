@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.speed import synthetic_corpus
+from benchmarks.synthetic import synthetic_corpus
 from core.corpora import index as index_module
 from core.corpora.index import VectorIndex, clear_indexes, get_index, index_kind
 

@@ -516,7 +516,9 @@ def test_two_process_gloo_training_saves_once(_tiny_model_master, tmp_path):
     summaries = [line for line in done.stdout.splitlines() if line.startswith("Finished in")]
     assert len(summaries) == 1
     test_lines = [
-        line for line in done.stdout.splitlines() if line.startswith("metric: test_sts-test_spearman_cosine=")
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("metric: ") and " test_sts-test_spearman_cosine=" in line
     ]
     assert len(test_lines) == 1  # metric lines come from the main process only
 
