@@ -710,3 +710,18 @@ def test_a_cached_map_answers_while_an_upload_is_being_embedded(served_app, tmp_
     finally:
         release.set()
     assert "40 textos" in job.result()[0]
+
+
+def test_every_refusal_gradio_raises_on_a_file_link_reads_in_spanish():
+    from space.pages.intake import input_refusal
+
+    link = [{"path": "https://noexiste.invalid/a.csv", "url": "https://noexiste.invalid/a.csv"}, False]
+    cases = {
+        ValueError("Unable to resolve hostname noexiste.invalid: [Errno -2]"): "(ese nombre no existe)",
+        Exception("Failed to download file. Status code: 404"): "(código 404): comprueba el enlace",
+        ValueError("Hostname noexiste.invalid failed validation"): "solo se aceptan enlaces http(s)",
+        TypeError("something else"): "Un valor enviado a /evaluate no es válido (TypeError)",
+    }
+    for error, expected in cases.items():
+        message = input_refusal("evaluate", error, link)
+        assert expected in message and "Errno" not in message and "Status code" not in message

@@ -113,8 +113,10 @@ def input_refusal(name: str, err: Exception, inputs) -> str:
         if isinstance(value, dict) and isinstance(value.get("url") or value.get("path"), str)
     ]
     url = next((u for u in urls if u.startswith(("http://", "https://"))), "el enlace")[:120]
-    if re.search(r"failed validation|Unable to resolve hostname", text):
+    if "failed validation" in text:
         return NOT_PUBLIC.format(url=url)
+    if "Unable to resolve hostname" in text:
+        return NOT_DOWNLOADED.format(url=url, reason="ese nombre no existe")
     if found := re.search(r"Status code: (\d+)", text):
         return NOT_DOWNLOADED.format(url=url, reason=f"código {found.group(1)}")
     if type(err).__name__ == "InvalidPathError":
