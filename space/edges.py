@@ -67,6 +67,7 @@ class _TooLarge(Exception):
 
 
 QUEUE_PATHS = ("/gradio_api/queue/join", CALL_PREFIX)
+QUEUE_FULL = "El Space está atendiendo a muchas personas ahora mismo: vuelve a intentarlo en un minuto."
 
 
 def register_endpoints(demo) -> None:
@@ -148,8 +149,17 @@ class BodyLimit:
                     raise _TooLarge
             return message
 
+        replaced = False
+
         async def watched(message):
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return  # the framework's English body, already answered in Spanish
+            if message["type"] == "http.response.start" and message["status"] == 503 and bucket is self.jobs:
+                logger.warning("refused: %s from %s, the queue is full", path, client_of(scope))
+                started = replaced = True
+                await _answer(send, 503, QUEUE_FULL)
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 

@@ -725,3 +725,38 @@ def test_every_refusal_gradio_raises_on_a_file_link_reads_in_spanish():
     for error, expected in cases.items():
         message = input_refusal("evaluate", error, link)
         assert expected in message and "Errno" not in message and "Status code" not in message
+
+
+def test_a_full_queue_answers_in_spanish_with_one_log_line(caplog):
+    """Gradio's own 503 "Queue is full…" (English) becomes a Spanish message; the body is never sent twice."""
+    import asyncio
+
+    from space.edges import QUEUE_FULL, BodyLimit
+
+    async def full_queue(scope, receive, send):
+        await receive()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"detail": "Queue is full. Max size is 64."}'})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b'{"data": []}', "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join",
+             "headers": [(b"content-length", b"12")], "client": ("10.7.7.7", 1)}  # fmt: skip
+    asyncio.run(BodyLimit(full_queue)(scope, receive, send))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"] and sent[0][
+        "status"
+    ] == 503
+    assert json.loads(sent[1]["body"])["error"] == QUEUE_FULL and b"Queue is full" not in sent[1]["body"]
+    assert "refused: /gradio_api/queue/join from 10.7.7.7, the queue is full" in caplog.text
