@@ -10,7 +10,7 @@ it arrives and cut at the limit. A ``POST /gradio_api/call/NAME`` for an unknown
 and one whose JSON holds no ``data`` list, or fewer values than the endpoint requires, 422, each with a
 Spanish message that says what to send (Gradio answered them with a 500, ``{"error": null}`` and a
 66-line traceback in the log). Each client (its address) may send ``$WORKBENCH_MAX_BURST`` (40) jobs at
-once, refilled at a tenth of that per second, may have ``$WORKBENCH_MAX_WAITING`` (8) jobs waiting in the
+once, refilled at that many per second, may have ``$WORKBENCH_MAX_WAITING`` (8) jobs waiting in the
 queue, and may send 20 uploads per 10 minutes; past that it gets 429 and "espera a que terminen tus
 consultas", alone: the queue (64 places) stays open to everyone else. Uploads stop, with 507 and a
 Spanish message, while Gradio's temp folder (uploads and served files, removed an hour after they came)

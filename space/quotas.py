@@ -113,7 +113,10 @@ def buckets() -> tuple[Bucket, Bucket]:
     import os
 
     burst = int(os.environ.get("WORKBENCH_MAX_BURST", "40"))
-    return Bucket(burst, burst / 10), Bucket(20, 20 / 600)  # jobs: 40 at once, 4/s; uploads: 20 per 10 min
+    # jobs: 40 at once, refilled at 40 per second: a script calling the API one call after another (up
+    # to ~30 a second here) is never stopped; the queue's fairness is the waiting limit's job.
+    # Uploads: 20 per 10 minutes.
+    return Bucket(burst, float(burst)), Bucket(20, 20 / 600)
 
 
 def max_waiting() -> int:

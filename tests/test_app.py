@@ -760,3 +760,17 @@ def test_a_full_queue_answers_in_spanish_with_one_log_line(caplog):
     ] == 503
     assert json.loads(sent[1]["body"])["error"] == QUEUE_FULL and b"Queue is full" not in sent[1]["body"]
     assert "refused: /gradio_api/queue/join from 10.7.7.7, the queue is full" in caplog.text
+
+
+def test_a_script_calling_one_after_another_is_never_stopped(served_app):
+    """The limits stop floods, not a developer's loop: 80 calls in a row, each awaited, all answered."""
+    import httpx
+
+    script = {"X-Forwarded-For": "10.6.6.6"}
+    with httpx.Client(base_url=served_app, timeout=60) as http:
+        for number in range(80):
+            call = http.post(
+                "gradio_api/call/similarity", json={"data": ["hola", f"frase {number}"]}, headers=script
+            )
+            assert call.status_code == 200, (number, call.text)
+            assert "event: complete" in http.get(f"gradio_api/call/similarity/{call.json()['event_id']}").text
