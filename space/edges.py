@@ -107,8 +107,9 @@ class BodyLimit:
         bucket = (
             self.uploads if limit == UPLOAD_LIMIT else self.jobs if path.startswith(QUEUE_PATHS) else None
         )
-        if bucket is not None and (row := bucket.take(client_of(scope))) is not None:
-            logger.warning("refused: %s from %s, %d in a row", path, client_of(scope), row)
+        client = client_of(scope)
+        if bucket is not None and (row := bucket.take(client)) is not None:
+            logger.warning("refused: %s from %s, %d in a row", path, client, row)
             text = (
                 UPLOADS_BUSY.format(count=row)
                 if bucket is self.uploads
@@ -116,9 +117,9 @@ class BodyLimit:
             )
             await _answer(send, 429, text)
             return
-        if bucket is self.jobs and (waiting := waiting_jobs(scope, client_of(scope))) >= max_waiting():
-            logger.warning("refused: %s from %s, %d waiting in the queue", path, client_of(scope), waiting)
-            await _answer(send, 429, WAITING.format(count=waiting, limit=max_waiting()))
+        if bucket is self.jobs and (waiting := waiting_jobs(scope, client)) >= (most := max_waiting()):
+            logger.warning("refused: %s from %s, %d waiting in the queue", path, client, waiting)
+            await _answer(send, 429, WAITING.format(count=waiting, limit=most))
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -132,7 +133,7 @@ class BodyLimit:
             if not fits:
                 logger.warning(
                     "refused: an upload from %s, temp folder at %d of %d bytes",
-                    client_of(scope),
+                    client,
                     used,
                     budget,
                 )
@@ -156,7 +157,7 @@ class BodyLimit:
             if replaced:
                 return  # the framework's English body, already answered in Spanish
             if message["type"] == "http.response.start" and message["status"] == 503 and bucket is self.jobs:
-                logger.warning("refused: %s from %s, the queue is full", path, client_of(scope))
+                logger.warning("refused: %s from %s, the queue is full", path, client)
                 started = replaced = True
                 await _answer(send, 503, QUEUE_FULL)
                 return

@@ -340,17 +340,15 @@ def test_the_queue_is_the_only_way_in(served_app):
     assert response.status_code == 404 and "join the queue" in response.text
 
 
-def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, tmp_path, monkeypatch):
-    """The upload is paused inside its embedding while the other session searches."""
+def _paused_upload(served_app, tmp_path, monkeypatch, line: str, rows: int):
+    """Another visitor's upload of ``rows`` texts, paused inside its embedding until ``release`` is set;
+    returns the job and the ``inside`` and ``release`` events."""
     import threading
-    import time
 
     from gradio_client import Client, handle_file
 
     import core.corpora.embeddings
 
-    uploader, searcher = Client(served_app, verbose=False), Client(served_app, verbose=False)
-    searcher.predict("sequía", 3, api_name="/search")  # the served corpus embedded (the warm-up's job)
     inside, release = threading.Event(), threading.Event()
     real = core.corpora.embeddings.encode_documents
 
@@ -361,8 +359,23 @@ def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, 
 
     monkeypatch.setattr(core.corpora.embeddings, "encode_documents", paused)
     path = tmp_path / "lento.txt"
-    path.write_text("".join(f"texto lento número {i}\n" for i in range(50)), encoding="utf-8")
-    job = uploader.submit(handle_file(str(path)), api_name="/upload")
+    path.write_text("".join(f"{line} {i}\n" for i in range(rows)), encoding="utf-8")
+    return (
+        Client(served_app, verbose=False).submit(handle_file(str(path)), api_name="/upload"),
+        inside,
+        release,
+    )
+
+
+def test_an_upload_in_one_session_does_not_hold_a_search_in_another(served_app, tmp_path, monkeypatch):
+    """The upload is paused inside its embedding while the other session searches."""
+    import time
+
+    from gradio_client import Client
+
+    searcher = Client(served_app, verbose=False)
+    searcher.predict("sequía", 3, api_name="/search")  # the served corpus embedded (the warm-up's job)
+    job, inside, release = _paused_upload(served_app, tmp_path, monkeypatch, "texto lento número", 50)
     try:
         assert inside.wait(60)
         started = time.perf_counter()
@@ -683,26 +696,12 @@ def test_uploads_stop_in_spanish_while_the_temp_folder_is_over_its_budget(served
 def test_a_cached_map_answers_while_an_upload_is_being_embedded(served_app, tmp_path, monkeypatch):
     """The served corpus' map, already computed, does not wait behind another visitor's upload (it
     waited in the heavy lane before)."""
-    import threading
 
-    from gradio_client import Client, handle_file
-
-    import core.corpora.embeddings
+    from gradio_client import Client
 
     visitor = Client(served_app, verbose=False)
     visitor.predict(api_name="/cluster_map")  # computed once (the warm-up would have done it)
-    inside, release = threading.Event(), threading.Event()
-    real = core.corpora.embeddings.encode_documents
-
-    def paused(model, texts, *args, **kwargs):
-        inside.set()
-        release.wait(60)
-        return real(model, texts, *args, **kwargs)
-
-    monkeypatch.setattr(core.corpora.embeddings, "encode_documents", paused)
-    path = tmp_path / "lento.txt"
-    path.write_text("".join(f"otro texto lento número {i}\n" for i in range(40)), encoding="utf-8")
-    job = Client(served_app, verbose=False).submit(handle_file(str(path)), api_name="/upload")
+    job, inside, release = _paused_upload(served_app, tmp_path, monkeypatch, "otro texto lento número", 40)
     try:
         assert inside.wait(60)
         figure, _ = visitor.predict(api_name="/cluster_map")
