@@ -157,14 +157,14 @@ def _client_sender(url: str, endpoint: str):
     return lambda: client.predict(*REQUESTS[endpoint], api_name=endpoint)
 
 
-def _http_sender(url: str, endpoint: str, data: list | None = None):
-    """A function sending ``data`` (default ``HTTP_DATA[endpoint]``) to ``endpoint`` over the call API and
-    returning the result's values."""
+def _http_sender(url: str, endpoint: str):
+    """A function sending ``send(data)`` (default ``HTTP_DATA[endpoint]``) to ``endpoint`` over the call
+    API, on one kept-alive connection, and returning the result's values."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    body = json.dumps({"data": HTTP_DATA[endpoint] if data is None else data}).encode()
 
-    def send():
+    def send(data: list | None = None):
+        body = json.dumps({"data": HTTP_DATA[endpoint] if data is None else data}).encode()
         route = f"/gradio_api/call{endpoint}"
         connection.request("POST", route, body=body, headers={"Content-Type": "application/json"})
         response = connection.getresponse()

@@ -75,13 +75,13 @@ def measure_size(path: Path, size: int, handle, queries: list[str], cache: Path)
         rows = {}
         for mode in ("significado", "ambos"):
             times, http_times, recalls = [], [], []
+            send = _http_sender(url, "/search")
             for query in queries:
                 began = time.perf_counter()
                 table, _ = client.predict(query, 10, "todas", None, mode, api_name="/search")
                 times.append(time.perf_counter() - began)
-                send = _http_sender(url, "/search", [query, 10, "todas", None, mode, None])
                 began = time.perf_counter()
-                answer = send()
+                answer = send([query, 10, "todas", None, mode, None])
                 http_times.append(time.perf_counter() - began)
                 if answer[0]["data"] != table["data"]:
                     raise RuntimeError(f"the two clients got different answers to {query!r}")
