@@ -7,6 +7,7 @@ import json
 import logging
 import os
 
+from core import messages
 from core.corpora.corpus import Corpus
 from core.corpora.text import counted, thousands
 from space.runtime import active_corpus, app_models, model_handle
@@ -35,14 +36,8 @@ def introduction() -> str:
     specs = app_models()
     cards = [f"[`{s}`]({url})" if (url := model_card_url(s)) else f"`{s}`" for s in specs]
     code = f" · [código]({url})" if (url := code_url()) else ""
-    return (
-        f"Un modelo de *embeddings* convierte cada frase en un vector: frases que significan lo mismo quedan "
-        "cerca aunque usen otras palabras. "
-        f"Modelo{'s' if len(specs) > 1 else ''}: {', '.join(cards)}{code}.\n\n"
-        "**Similitud**: cuánto se parecen dos frases, de 0 a 5. · **Búsqueda semántica**: noticias por su "
-        "significado, o tu propio archivo. · **Mapa de clusters**: el corpus en un mapa, por temas. · "
-        "**Duplicados**: textos que cuentan lo mismo. · **Evaluación**: cómo puntúa el modelo en un conjunto "
-        "STS en español (o en el tuyo). · **Acerca de**: el modelo, el corpus y cómo usarlo desde código."
+    return messages.INTRODUCTION.format(
+        plural="s" if len(specs) > 1 else "", models=", ".join(cards), code=code
     )
 
 
@@ -66,14 +61,15 @@ def about(corpus: Corpus | None = None) -> str:
         )
     corpus = active_corpus(corpus)
     host = os.environ.get("SPACE_HOST", "<usuario>-<space>.hf.space")
-    where = "tu archivo, solo en tu sesión" if corpus.source == "upload" else "el corpus de todos"
+    where = messages.YOUR_FILE if corpus.source == "upload" else messages.THE_SHARED_CORPUS
+    sections = counted(len(corpus.sections), "sección", "secciones")
     lines += [
         "",
-        "La lectura de 0 a 5 está calibrada para cada modelo con pares STS en español "
-        "(`assets/sts_es_dev.jsonl` y `assets/sts_es_calibration.jsonl`).",
+        messages.ABOUT_CALIBRATION,
         "## Corpus",
-        f"{corpus.name} ({where}): {thousands(len(corpus))} textos en "
-        f"{counted(len(corpus.sections), 'sección', 'secciones')}.",
+        messages.ABOUT_CORPUS.format(
+            name=corpus.name, where=where, count=thousands(len(corpus)), sections=sections
+        ),
         "## Desde código",
         "```python",
         "from gradio_client import Client",
@@ -86,8 +82,7 @@ def about(corpus: Corpus | None = None) -> str:
         'tabla, csv = client.predict("sequía y embalses", 5, "todas", api_name="/search")',
         "```",
         "## Como servidor MCP",
-        "Este Space es también un servidor MCP: sus herramientas son `similarity`, `search` y `evaluate`. "
-        "Añádelo a tu cliente MCP (Claude Desktop, Cursor…) con:",
+        messages.ABOUT_MCP,
         "```json",
         json.dumps({"mcpServers": {"embeddings-es": {"url": f"https://{host}/gradio_api/mcp/"}}}),
         "```",
@@ -106,5 +101,7 @@ def _training_summary(spec: str) -> str:
     key = "sts-test_spearman_cosine"
     if key in test:
         before = f"{base[key]:.4f} → " if key in base else ""
-        return f"STS test Spearman {before}{test[key]:.4f}, {summary.get('global_step')} pasos"
-    return "sin resumen (no hay metrics.json junto al modelo)"
+        return messages.TRAINING_SUMMARY.format(
+            before=before, after=f"{test[key]:.4f}", steps=summary.get("global_step")
+        )
+    return messages.NO_TRAINING_SUMMARY

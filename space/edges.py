@@ -23,11 +23,8 @@ from __future__ import annotations
 import json
 import logging
 
+from core import messages
 from space.quotas import (
-    BUSY,
-    DISK_FULL,
-    UPLOADS_BUSY,
-    WAITING,
     MiB,
     TempFolder,
     buckets,
@@ -44,18 +41,6 @@ logger = logging.getLogger(__name__)
 UPLOAD_LIMIT = 10 * MiB + 64 * 1024
 CALL_LIMIT = 1 * MiB
 UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
-TOO_LARGE = (
-    "La petición ocupa {size} y el máximo es {limit}: envía textos más cortos "
-    "(o un archivo de hasta 10 MB en la subida)."
-)
-
-
-UNKNOWN_ENDPOINT = "No existe el punto /{name}. Los disponibles son: {names}."
-BAD_CALL = 'El cuerpo debe ser JSON con una lista "data" de valores, p. ej. {"data": ["una frase", "otra"]}.'
-TOO_FEW = (
-    "/{name} necesita {required} valores, uno por entrada ({names}; null donde valga el de por defecto); "
-    "llegaron {sent}."
-)
 CALL_PREFIX = "/gradio_api/call/"
 # API name -> (names of its parameters, how many values a call must hold: one per input of the event,
 # hidden state included, defaults too; gradio_client fills them, a raw call must); ``register_endpoints``.
@@ -67,7 +52,6 @@ class _TooLarge(Exception):
 
 
 QUEUE_PATHS = ("/gradio_api/queue/join", CALL_PREFIX)
-QUEUE_FULL = "El Space está atendiendo a muchas personas ahora mismo: vuelve a intentarlo en un minuto."
 
 
 def register_endpoints(demo) -> None:
@@ -111,15 +95,15 @@ class BodyLimit:
         if bucket is not None and (row := bucket.take(client)) is not None:
             logger.warning("refused: %s from %s, %d in a row", path, client, row)
             text = (
-                UPLOADS_BUSY.format(count=row)
+                messages.UPLOADS_BUSY.format(count=row)
                 if bucket is self.uploads
-                else BUSY.format(count=row, burst=bucket.burst)
+                else messages.BUSY.format(count=row, burst=bucket.burst)
             )
             await _answer(send, 429, text)
             return
         if bucket is self.jobs and (waiting := waiting_jobs(scope, client)) >= (most := max_waiting()):
             logger.warning("refused: %s from %s, %d waiting in the queue", path, client, waiting)
-            await _answer(send, 429, WAITING.format(count=waiting, limit=most))
+            await _answer(send, 429, messages.WAITING.format(count=waiting, limit=most))
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -137,7 +121,9 @@ class BodyLimit:
                     used,
                     budget,
                 )
-                await _answer(send, 507, DISK_FULL.format(used=_megabytes(used), budget=_megabytes(budget)))
+                await _answer(
+                    send, 507, messages.DISK_FULL.format(used=_megabytes(used), budget=_megabytes(budget))
+                )
                 return
         received, started = 0, False
 
@@ -159,7 +145,7 @@ class BodyLimit:
             if message["type"] == "http.response.start" and message["status"] == 503 and bucket is self.jobs:
                 logger.warning("refused: %s from %s, the queue is full", path, client)
                 started = replaced = True
-                await _answer(send, 503, QUEUE_FULL)
+                await _answer(send, 503, messages.QUEUE_FULL)
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -196,22 +182,28 @@ class BodyLimit:
     @staticmethod
     async def _refuse(send, path: str, size: int, limit: int) -> None:
         logger.warning("refused: a body of %d bytes to %s (limit %d)", size, path, limit)
-        await _answer(send, 413, TOO_LARGE.format(size=_megabytes(size), limit=_megabytes(limit)))
+        await _answer(
+            send, 413, messages.BODY_TOO_LARGE.format(size=_megabytes(size), limit=_megabytes(limit))
+        )
 
 
 def call_problem(name: str, body: bytes) -> tuple[int, str] | None:
     """Why a ``POST /gradio_api/call/NAME`` with ``body`` cannot run: ``(status, Spanish message)``."""
     if name not in ENDPOINTS:
-        return 404, UNKNOWN_ENDPOINT.format(name=name[:60], names=", ".join(f"/{n}" for n in ENDPOINTS))
+        return 404, messages.UNKNOWN_ENDPOINT.format(
+            name=name[:60], names=", ".join(f"/{n}" for n in ENDPOINTS)
+        )
     try:
         data = json.loads(body or b"null").get("data")
     except (ValueError, AttributeError, RecursionError):
         data = None
     if not isinstance(data, list):
-        return 422, BAD_CALL
+        return 422, messages.BAD_CALL.format()
     names, required = ENDPOINTS[name]
     if len(data) < required:
-        return 422, TOO_FEW.format(name=name, required=required, names=", ".join(names), sent=len(data))
+        return 422, messages.TOO_FEW_VALUES.format(
+            name=name, required=required, names=", ".join(names), sent=len(data)
+        )
     return None
 
 

@@ -44,12 +44,12 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
     if sts_file:
         datasets = [read_visitor_sts(sts_file)]
         pairs = len(datasets[0].scores)
-        note = f"Tu archivo {datasets[0].name}: {thousands(pairs)} pares."
+        note = messages.OWN_FILE_NOTE.format(name=datasets[0].name, pairs=thousands(pairs))
         if pairs < SMALL_SET:
-            note += f" Con menos de {SMALL_SET} pares la correlación varía mucho: mira el intervalo."
+            note += messages.SMALL_SET_NOTE.format(minimum=SMALL_SET)
     else:
         datasets = [load_sts_dataset(BUNDLED_TEST)]
-        note = "Conjunto STS propio del proyecto (150 pares, `assets/sts_es_test.jsonl`)."
+        note = messages.BUNDLED_SET_NOTE
     if include_hub is True:
         reason = hub_unreachable()
         if reason is None:
@@ -57,14 +57,14 @@ def evaluate_models(specs: list[str], include_hub: bool = False, sts_file: str |
                 datasets.append(load_sts_dataset(HUB_TEST))
             except DatasetError as err:
                 logger.warning("stsb_multi_mt could not be loaded: %s", err)
-                reason = "no se pudo descargar del Hub"
+                reason = messages.HUB_DOWNLOAD_FAILED
         if reason is not None:
-            note += f" stsb_multi_mt no está disponible: {reason}."
+            note += messages.HUB_SET_MISSING.format(reason=reason)
     records = []
     jobs = [(spec, dataset) for spec in specs for dataset in datasets]
     for number, (spec, dataset) in enumerate(jobs):
         if progress is not None:
-            progress(number / len(jobs), desc=f"Evaluando {spec} en {dataset.name}")
+            progress(number / len(jobs), desc=messages.EVALUATING.format(model=spec, dataset=dataset.name))
         records.append(_evaluate(spec, dataset, own=bool(sts_file) and dataset is datasets[0]))
     verdict, changed = improvement(specs, datasets[0], records)
     records = [r | {"dataset": DATASET_NAMES.get(r["dataset"], r["dataset"])} for r in records]
@@ -100,31 +100,25 @@ def improvement(specs: list[str], dataset: STSDataset, records: list[dict]) -> t
     """ "¿Mejoró el ajuste?": the second model against the first on ``dataset`` (paired bootstrap of the
     Spearman difference), and the pairs whose calibrated 0–5 reading changed most."""
     if len(specs) < 2:
-        return (
-            "**¿Mejoró el ajuste?** Hace falta servir dos modelos (por ejemplo el base y el ajustado, con "
-            "`MODELS=base,ajustado`) para compararlos par a par.",
-            [],
-        )
+        return messages.NEEDS_TWO_MODELS, []
     before, after = (
         next(r for r in records if r["model"] == s and r["dataset"] == dataset.name) for s in specs[:2]
     )
     result = paired_spearman_difference(before["predictions"], after["predictions"], dataset.scores)
     low, high = result["ci"]
-    if low > 0:
-        answer = "Sí: el segundo modelo ordena los pares mejor que el primero."
-    elif high < 0:
-        answer = "No: el segundo modelo ordena los pares peor que el primero."
-    else:
-        answer = (
-            "No se puede afirmar: el intervalo incluye el cero (con estos pares no hay diferencia clara)."
-        )
-    verdict = (
-        f"**¿Mejoró el ajuste?** {answer}\n\n"
-        f"Spearman de `{specs[1]}` menos el de `{specs[0]}` en {dataset.name}: "
-        f"**{decimal(result['difference'], 4, sign=True)}** (IC 95 % [{decimal(low, 4, sign=True)}, "
-        f"{decimal(high, 4, sign=True)}], p = {decimal(result['p_value'], 3)}; "
-        f"bootstrap pareado, {thousands(result['n_resamples'])} remuestreos de "
-        f"{thousands(result['n'])} pares; los dos modelos en {before.get('backend', FIGURE_BACKEND)})."
+    answer = messages.BETTER if low > 0 else messages.WORSE if high < 0 else messages.NO_CLEAR_DIFFERENCE
+    verdict = messages.IMPROVEMENT.format(
+        answer=answer,
+        after=specs[1],
+        before=specs[0],
+        dataset=dataset.name,
+        difference=decimal(result["difference"], 4, sign=True),
+        low=decimal(low, 4, sign=True),
+        high=decimal(high, 4, sign=True),
+        p=decimal(result["p_value"], 3),
+        resamples=thousands(result["n_resamples"]),
+        pairs=thousands(result["n"]),
+        backend=before.get("backend", FIGURE_BACKEND),
     )
     first = get_handle(specs[0], backend=FIGURE_BACKEND).calibration.many(before["predictions"])
     second = get_handle(specs[1], backend=FIGURE_BACKEND).calibration.many(after["predictions"])
@@ -145,11 +139,7 @@ def hub_unreachable(timeout: float = 3.0) -> str | None:
     why = reason(timeout)
     if why is None:
         return None
-    return (
-        "este servidor funciona sin conexión al Hub"
-        if why == OFFLINE
-        else "el Hub no responde desde este servidor"
-    )
+    return messages.HUB_OFFLINE if why == OFFLINE else messages.HUB_SILENT
 
 
 MIN_CI_PAIRS = 10  # a bootstrap over fewer pairs gives no interval worth showing (or NaN)

@@ -93,13 +93,13 @@ def cluster_map(
             ),
         )
     if color_by == "sección":
-        colours = [item["section"] or "sin sección" for item in items]
-        title = f"{name}: por sección"
+        colours = [item["section"] or messages.NO_SECTION for item in items]
+        title = messages.MAP_BY_SECTION.format(name=name)
     else:
         labels = cluster_labels(embeddings, key, method, k)
         names = ctfidf_labels([passage_text(item) for item in items], labels)
-        colours = [f"{label}: {names[int(label)]}" if label >= 0 else "ruido" for label in labels]
-        title = f"{name}: clusters ({method}), etiquetados por c-TF-IDF"
+        colours = [f"{label}: {names[int(label)]}" if label >= 0 else messages.NOISE for label in labels]
+        title = messages.MAP_BY_CLUSTER.format(name=name, method=method)
     highlight, neighbours = None, []
     if sentence:
         embedding = handle.model.encode_query([sentence], normalize_embeddings=True)[0]
@@ -161,10 +161,9 @@ def find_duplicates(
          passage_text(items[j])]
         for (score, i, j), sts in zip(pairs, readings, strict=True)
     ]  # fmt: skip
-    summary = (
-        f"{thousands(len(pairs))} pares con lectura ≥ {decimal(threshold)}/5 (coseno ≥ {decimal(cosine, 3)})"
+    summary = messages.DUPLICATES_FOUND.format(
+        count=thousands(len(pairs)), threshold=decimal(threshold), cosine=decimal(cosine, 3), name=corpus.name
     )
-    summary += f" en {corpus.name}"
     header = ["0–5", "coseno", "id A", "id B", "texto A", "texto B"]
     download = csv_file(f"duplicados-{corpus.name}", header, full)
     return rows, summary + _known_duplicates_note(corpus, pairs), download
@@ -176,4 +175,4 @@ def _known_duplicates_note(corpus: Corpus, pairs) -> str:
     ids = [item["id"] for item in corpus.items]
     found = {frozenset((ids[i], ids[j])) for _, i, j in pairs}
     known = [frozenset(pair) for pair in load_news_duplicates()]
-    return f"; de las {len(known)} historias contadas dos veces, aparecen {sum(p in found for p in known)}."
+    return messages.KNOWN_DUPLICATES.format(known=len(known), found=sum(p in found for p in known))

@@ -8,6 +8,8 @@ import logging
 import numpy as np
 import plotly.graph_objects as go
 
+from core import messages
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def failsafe(builder):
             return builder(*args, **kwargs)
         except Exception as err:  # a plot must never take the event down
             logger.exception("Figure %s failed", builder.__name__)
-            return placeholder(f"No se pudo dibujar el gráfico: {err}")
+            return placeholder(messages.FIGURE_FAILED.format(error=err))
 
     return wrapper
 

@@ -5,16 +5,7 @@ before a request is read)."""
 from __future__ import annotations
 
 MiB = 1024 * 1024
-BUSY = "Espera a que terminen tus consultas: has enviado {count} seguidas y el máximo es {burst}."
-WAITING = "Espera a que terminen tus consultas: tienes {count} en la cola y el máximo es {limit}."
 MAX_WAITING = 8  # $WORKBENCH_MAX_WAITING: jobs one address may have waiting in the queue
-UPLOADS_BUSY = "Has subido demasiados archivos seguidos ({count}); espera un minuto y vuelve a intentarlo."
-
-
-DISK_FULL = (
-    "El Space guarda ahora demasiados archivos subidos ({used} de {budget}); vuelve a intentarlo en "
-    "unos minutos."
-)
 TEMP_BUDGET_MB = 2048  # $WORKBENCH_TEMP_BUDGET_MB: uploads and served files together, in Gradio's temp folder
 
 

@@ -74,7 +74,6 @@ def job():
 
 
 _heavy = threading.RLock()
-WAITING_FOR_HEAVY = "Esperando a que termine otro cálculo largo (una subida, una evaluación, un mapa nuevo)"
 
 
 @contextmanager
@@ -83,7 +82,7 @@ def heavy_slot(progress=None):
     map, its duplicates or an export must compute that the cache does not hold yet (``space.pages.wiring``).
     A request whose results are cached never takes it, so it never waits behind one."""
     if not _heavy.acquire(blocking=False):
-        report_progress(progress, 0.0, WAITING_FOR_HEAVY)
+        report_progress(progress, 0.0, messages.WAITING_FOR_HEAVY)
         _heavy.acquire()
     try:
         yield
@@ -111,19 +110,9 @@ _warm_up = {"state": "idle", "started": False}
 _warm_up_lock = threading.Lock()
 
 
-WARM_UP_MESSAGES = {
-    "running": "⏳ **Cargando el modelo…** La primera respuesta tarda unos segundos más; la página ya "
-    "funciona.",
-    "corpus": "⏳ **Preparando el corpus de noticias** (embeddings y mapa). La similitud ya responde; la "
-    "búsqueda y el mapa, en cuanto termine.",
-    "faster": "⚙️ Todo funciona. En segundo plano se prepara una versión más rápida del modelo, que "
-    "entrará sola, sin cambiar los resultados.",
-}
-
-
 def loading_message() -> str | None:
     """What a visitor reads while the warm-up runs; None once everything is prepared (or none runs)."""
-    return WARM_UP_MESSAGES.get(_warm_up["state"])
+    return messages.WARM_UP.get(_warm_up["state"])
 
 
 def serving_threads() -> int:

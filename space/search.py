@@ -34,8 +34,8 @@ SEARCH_EXAMPLES = [["incendios forestales y sequía"], ["inflación y tipos de i
 def corpus_banner(corpus: Corpus | None) -> str:
     """One line for the top of the page: which corpus every tab uses now."""
     corpus = active_corpus(corpus)
-    where = "tu archivo, solo en tu sesión" if corpus.source == "upload" else "para todos"
-    return f"**Corpus activo:** {corpus.name} · {thousands(len(corpus))} textos ({where})"
+    where = messages.YOUR_FILE if corpus.source == "upload" else messages.FOR_EVERYONE
+    return messages.CORPUS_BANNER.format(name=corpus.name, count=thousands(len(corpus)), where=where)
 
 
 def section_choices(corpus: Corpus | None) -> list[str]:
@@ -62,7 +62,7 @@ def upload(path: str | None, name: str | None = None, model_spec: str | None = N
 
 def upload_summary(corpus: Corpus) -> str:
     """What the visitor reads after an upload."""
-    text = f"Buscando en **{corpus.name}**: {thousands(len(corpus))} textos (solo en tu sesión)."
+    text = messages.UPLOAD_SUMMARY.format(name=corpus.name, count=thousands(len(corpus)))
     return " ".join([text, *corpus.notes])
 
 

@@ -730,7 +730,8 @@ def test_a_full_queue_answers_in_spanish_with_one_log_line(caplog):
     """Gradio's own 503 "Queue is full…" (English) becomes a Spanish message; the body is never sent twice."""
     import asyncio
 
-    from space.edges import QUEUE_FULL, BodyLimit
+    from core.messages import QUEUE_FULL
+    from space.edges import BodyLimit
 
     async def full_queue(scope, receive, send):
         await receive()

@@ -104,6 +104,70 @@ def test_no_module_of_the_space_outgrows_a_file():
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 300, path.name
 
 
+# Spanish words English text does not use: two of them in a sentence of five words or more mark it Spanish
+_SPANISH = {"el", "la", "los", "las", "de", "del", "que", "una", "un", "y", "en", "es", "con", "por", "para",
+            "tu", "sin", "se", "no", "al", "su"}  # fmt: skip
+
+
+def _spanish_sentences(path: Path) -> list[str]:
+    """The Spanish sentences written in ``path`` (string literals and f-strings, docstrings left out)."""
+    import re
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings, parts, texts = set(), set(), []
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            docstrings.add(id(body[0].value))
+        if isinstance(node, ast.JoinedStr):
+            parts |= {id(value) for value in node.values}
+            texts.append(
+                (node, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values))
+            )
+    texts += [
+        (node, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings | parts
+    ]
+    found = []
+    for node, text in texts:
+        words = re.findall(r"[a-záéíóúñü]+", text.lower())
+        if len(words) >= 5 and len(_SPANISH & set(words)) >= 2 and re.search(r"[.!?:]", text):
+            found.append(f"{path.name}:{node.lineno}: {text[:60]!r}")
+    return found
+
+
+def test_what_visitors_read_is_written_in_one_place():
+    """Every Spanish sentence a visitor reads is a template in ``core/messages.py``; pages keep labels."""
+    paths = [
+        PROJECT_ROOT / "app.py",
+        *(PROJECT_ROOT / "space").rglob("*.py"),
+        *(PROJECT_ROOT / "core").rglob("*.py"),
+    ]
+    elsewhere = [
+        line
+        for path in paths
+        if path != PROJECT_ROOT / "core" / "messages.py"
+        for line in _spanish_sentences(path)
+    ]
+    assert not elsewhere, "\n".join(elsewhere)
+
+
+def test_the_sentence_check_sees_a_message_and_leaves_english_and_labels_alone(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        '"""Docstring: una frase que el visitante no lee en la página."""\n'
+        'LABEL = "Frase A"\n'
+        'LOG = "Could not keep the cached index: the disk is full."\n'
+        'NOTE = f"Tu archivo {name}: no tiene pares con puntuación."\n',
+        encoding="utf-8",
+    )
+    found = _spanish_sentences(sample)
+    assert [line.split(": ", 1)[1] for line in found] == ["'Tu archivo {}: no tiene pares con puntuación.'"]
+
+
 def test_every_package_logs_at_info_in_the_served_log():
     """Regression: after the Space moved to ``space/``, its "Ready" and "refused:" lines were silenced."""
     from space.logs import OUR_LOGGERS

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from space.pages.intake import NOT_PUBLIC
+from core.messages import NOT_PUBLIC
 
 TOOLS = {"similarity", "search", "evaluate"}
 

@@ -169,26 +169,16 @@ def pair_cosines(model, pairs: list[dict], cache_key: str | None) -> list[float]
     )[0]
 
 
-READINGS = (
-    (4.5, "Casi lo mismo: dicen prácticamente lo mismo."),
-    (3.5, "Muy parecidas: comparten la idea principal, con detalles distintos."),
-    (2.0, "Relacionadas: comparten algunos detalles."),
-    (1.0, "Mismo tema, distinto contenido."),
-    (float("-inf"), "Distintas: tratan de cosas diferentes."),
-)
-
-
 def describe_similarity(sts_score: float, band: tuple[float, float] | None = None) -> str:
     """A plain-language reading of a score on the 0–5 STS scale, with the range people gave pairs
     with a cosine like it (``StsScale.band``) when it is known and not a point."""
+    from core import messages
     from core.corpora.text import decimal
 
-    text = next(label for threshold, label in READINGS if sts_score >= threshold)
-    reading = f"{decimal(sts_score)}/5 · {text}"
+    words = next(words for threshold, words in messages.READINGS if sts_score >= threshold)
+    reading = messages.READING.format(score=decimal(sts_score), words=words)
     if band is not None and band[1] - band[0] >= 0.5:
-        reading += (
-            f" Con un coseno así, las personas puntuaron entre {decimal(band[0])} y {decimal(band[1])}."
-        )
+        reading += messages.READING_BAND.format(low=decimal(band[0]), high=decimal(band[1]))
     return reading
 
 

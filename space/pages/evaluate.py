@@ -30,8 +30,7 @@ def evaluate(sts_file: str | None = None, include_hub: bool = False, progress=gr
 def build() -> None:
     with gr.Row():
         sts_file = gr.File(
-            label="Tu archivo STS (opcional): sentence1, sentence2, score de 0 a 5; hasta 2 MB y 5.000 pares",
-            type="filepath", elem_id="sts-file",
+            label=messages.STS_FILE_LABEL, type="filepath", elem_id="sts-file",
         )  # fmt: skip
         include_hub = gr.Checkbox(label="Incluir stsb_multi_mt es test (necesita el Hub)", value=False)
     gr.Examples([[str(STS_FILES["dev"])]], inputs=[sts_file], label="Ejemplos (los 120 pares de desarrollo)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import spaces
 
+from core import messages
 from space import explore as explore_tab
 from space.pages.wiring import EXPLORE, HEAVY_GPU_S, api_only, as_sent, explore_call
 
@@ -44,7 +45,7 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
         dimensions = as_sent(gr.Radio(list(explore_tab.DIMENSION_CHOICES), value="2D", label="Vista"))
     sentence = gr.Textbox(
         label="Sitúa una frase en el mapa (opcional)",
-        placeholder="p. ej. el Barça ficha a un delantero",
+        placeholder=messages.MAP_SENTENCE_EXAMPLE,
         value="",
         elem_id="map-sentence",
     )
@@ -60,11 +61,7 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
 
 
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
-    threshold = as_sent(
-        gr.Slider(
-            0.5, 5, value=3.5, step=0.1, label="Umbral en la escala 0–5 (3,5: comparten la idea principal)"
-        )
-    )
+    threshold = as_sent(gr.Slider(0.5, 5, value=3.5, step=0.1, label=messages.DUPLICATES_THRESHOLD))
     gr.Examples([[3.5], [4.0], [4.5]], inputs=[threshold], label="Ejemplos")
     find = gr.Button("Buscar duplicados", variant="primary", elem_id="find-duplicates")
     summary = gr.Markdown(elem_id="duplicates-summary", label="Resumen")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from core import messages
+
 logger = logging.getLogger(__name__)
 
 
@@ -61,23 +63,6 @@ def lazy_session_configs() -> None:
     session.__init__ = __init__
 
 
-NOT_PUBLIC = (
-    "No se descarga {url}: solo se aceptan enlaces http(s) a direcciones públicas de internet, no "
-    "locales ni privadas. Sube el archivo o usa un enlace público."
-)
-NOT_DOWNLOADED = "No se pudo descargar {url} ({reason}): comprueba el enlace o sube el archivo."
-NOT_UPLOADED = (
-    "El archivo {path} no se subió a este Space: súbelo antes (POST /gradio_api/upload) o envía un "
-    "enlace http(s) público."
-)
-BAD_FILE = (
-    "Lo enviado para /{name} no es un archivo: envía el objeto que devuelve la subida "
-    '({{"path": ..., "meta": {{"_type": "gradio.FileData"}}}}), un enlace http(s) público, o con '
-    "gradio_client, handle_file(...)."
-)
-BAD_VALUE = "Un valor enviado a /{name} no es válido ({reason}): revisa el tipo de cada entrada."
-
-
 def spanish_input_refusals(demo) -> None:
     """Turn what Gradio refuses in a call's inputs, before our code runs, into a Spanish message and
     one ``refused:`` line: a file link to a private or loopback address (Gradio's SSRF check), a
@@ -114,16 +99,18 @@ def input_refusal(name: str, err: Exception, inputs) -> str:
     ]
     url = next((u for u in urls if u.startswith(("http://", "https://"))), "el enlace")[:120]
     if "failed validation" in text:
-        return NOT_PUBLIC.format(url=url)
+        return messages.NOT_PUBLIC.format(url=url)
     if "Unable to resolve hostname" in text:
-        return NOT_DOWNLOADED.format(url=url, reason="ese nombre no existe")
+        return messages.NOT_DOWNLOADED.format(url=url, reason=messages.NO_SUCH_HOST)
     if found := re.search(r"Status code: (\d+)", text):
-        return NOT_DOWNLOADED.format(url=url, reason=f"código {found.group(1)}")
+        return messages.NOT_DOWNLOADED.format(
+            url=url, reason=messages.HTTP_STATUS.format(status=found.group(1))
+        )
     if type(err).__name__ == "InvalidPathError":
         path = next((u for u in urls if not u.startswith(("http://", "https://"))), "")
-        return NOT_UPLOADED.format(path=path[:120])
+        return messages.NOT_UPLOADED.format(path=path[:120])
     if "FileData" in text:
-        return BAD_FILE.format(name=name)
+        return messages.BAD_FILE.format(name=name)
     if type(err).__name__ in ("ConnectError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"):
-        return NOT_DOWNLOADED.format(url=url, reason="no responde")
-    return BAD_VALUE.format(name=name, reason=type(err).__name__)
+        return messages.NOT_DOWNLOADED.format(url=url, reason=messages.NO_ANSWER)
+    return messages.BAD_VALUE.format(name=name, reason=type(err).__name__)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import spaces
 
+from core import messages
 from space import search as search_tab
 from space.pages.wiring import (
     EXPLORE,
@@ -70,7 +71,7 @@ def upload(file_path: str | None, model_spec: str | None = None, progress=gr.Pro
 @api_only
 def reset_corpus():
     """Go back to the corpus served to everyone (the bundled news unless the Space sets another)."""
-    return *_corpus_outputs(None, "Usando el corpus de todos."), None  # and empty the file box
+    return *_corpus_outputs(None, messages.SHARED_CORPUS), None  # and empty the file box
 
 
 def _corpus_outputs(corpus, status: str):
@@ -101,7 +102,7 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
                 list(search_tab.SEARCH_MODES),
                 value="ambos",
                 label="Buscar por",
-                info="significado: lo que quiere decir · palabras: las que escribes · ambos: las dos cosas",
+                info=messages.SEARCH_MODES_EXPLAINED,
                 elem_id="search-mode",
                 scale=3,
             )
@@ -114,21 +115,13 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
         datatype=["number", "str", "str", "markdown", "str", "str"],
         column_widths=["8%", "11%", "25%", "40%", "7%", "9%"],
     )  # fmt: skip
-    full_text = gr.Markdown(
-        "*Pulsa una fila para leer el texto completo.*", label="Texto completo", elem_id="full-text"
-    )
+    full_text = gr.Markdown(messages.PICK_A_ROW, label="Texto completo", elem_id="full-text")
     results_file = gr.File(label="Resultados en CSV", elem_id="results-file", interactive=False)
-    with gr.Accordion(
-        "Tu propio corpus (CSV / TSV / JSONL / JSON / TXT, hasta 10 MB y 20.000 filas)", open=False
-    ):
-        gr.Markdown(
-            "Una columna de texto (`text`, `texto`, `body`…) y, si quieres, `title`/`título` y "
-            "`section`/`sección`; CSV con comas o con punto y coma. "
-            "Tu archivo pasa a ser el corpus de todas las pestañas, solo para ti."
-        )
+    with gr.Accordion(messages.UPLOAD_TITLE, open=False):
+        gr.Markdown(messages.UPLOAD_HELP)
         # no file_types: the browser would refuse other types in English; core checks them in Spanish
         upload_file = gr.File(label="Archivo", type="filepath", elem_id="upload")
-        status = gr.Markdown("Usando el corpus de todos.", elem_id="upload-status", label="Estado")
+        status = gr.Markdown(messages.SHARED_CORPUS, elem_id="upload-status", label="Estado")
     with gr.Accordion("Descargar los embeddings del corpus activo (Parquet)", open=False):
         export = gr.Button("Preparar el archivo", elem_id="export-embeddings")
         exported = gr.File(

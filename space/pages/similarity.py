@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 import spaces
 
+from core import messages
 from space import similarity as similarity_tab
 from space.pages.wiring import QUICK, QUICK_GPU_S, api_only, call
 
@@ -54,11 +55,7 @@ def build() -> None:
         sts = gr.Number(None, label="Similitud (0–5)", precision=1, visible=False, elem_id="sts")
         reading = gr.Textbox(label="Lectura", lines=2, interactive=False, elem_id="reading", scale=3)
         cosine = gr.Number(None, label="Coseno", precision=4, visible=False, elem_id="score")
-    gr.Markdown(
-        "La lectura de 0 (temas distintos) a 5 (mismo significado) está calibrada con pares puntuados por "
-        "personas. El coseno es la medida en bruto del modelo: en e5 casi todo queda entre 0,7 y 1, porque "
-        "sus vectores apuntan todos en direcciones parecidas; por eso no se lee como un porcentaje."
-    )
+    gr.Markdown(messages.SIMILARITY_EXPLAINED)
     per_model = gr.Dataframe(
         headers=["modelo", "0–5", "coseno", "lectura"], label="Por modelo", interactive=False, wrap=True,
         column_widths=["22%", "8%", "10%", "60%"],
