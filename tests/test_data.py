@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from core.corpora.data import NEWS_FIELDS, load_news, load_news_duplicates, load_sts, read_jsonl
+from core.corpora.data import NEWS_FIELDS, load_news, load_news_duplicates, load_sts, read_bundled
 
 
 def test_news_corpus_size_sections_and_schema():
@@ -68,8 +68,8 @@ def test_unknown_sts_split_is_refused():
         load_sts("train")
 
 
-def test_read_jsonl_names_the_broken_line(tmp_path):
+def test_read_bundled_names_the_broken_line(tmp_path):
     path = tmp_path / "broken.jsonl"
     path.write_text('{"a": 1}\n\n{"a": \n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"broken.jsonl:3"):
-        read_jsonl(path)
+        read_bundled(path)

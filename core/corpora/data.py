@@ -5,7 +5,6 @@ See ``assets/README.md`` for provenance, license and schema.
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
@@ -26,9 +25,9 @@ NEWS_FIELDS = ("id", "section", "title", "body")
 STS_FIELDS = ("sentence1", "sentence2", "score")
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Read a bundled JSON Lines file with the project's one reader (``core.tables``); a broken line
-    names its number."""
+def read_bundled(path: str | Path) -> list[dict]:
+    """Read a bundled file (JSON Lines, or the duplicates' TSV) with the project's one reader
+    (``core.tables``); a broken line names its number."""
     try:
         return read_table(path).rows
     except TableError as err:
@@ -37,25 +36,24 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 def load_news() -> list[dict]:
     """The bundled news corpus: dicts with ``id``, ``section``, ``title`` and ``body``."""
-    return read_jsonl(NEWS_FILE)
+    return read_bundled(NEWS_FILE)
 
 
 def load_news_duplicates() -> list[tuple[str, str]]:
     """Pairs of news ids that tell the same story in different words (ground truth)."""
-    with NEWS_DUPLICATES_FILE.open(encoding="utf-8", newline="") as handle:
-        return [(row["id_a"], row["id_b"]) for row in csv.DictReader(handle, delimiter="\t")]
+    return [(row["id_a"], row["id_b"]) for row in read_bundled(NEWS_DUPLICATES_FILE)]
 
 
 def load_news_keywords() -> list[dict]:
     """Keyword queries (``query``: names, places, figures, rare terms) and the news ``id`` each asks for."""
-    return read_jsonl(NEWS_KEYWORDS_FILE)
+    return read_bundled(NEWS_KEYWORDS_FILE)
 
 
 def load_sts(split: str = "test") -> list[dict]:
     """The bundled Spanish STS pairs of one split: ``sentence1``, ``sentence2``, ``score`` (0–5)."""
     if split not in STS_FILES:
         raise ValueError(f"Unknown STS split {split!r}; choose one of {sorted(STS_FILES)}.")
-    return read_jsonl(STS_FILES[split])
+    return read_bundled(STS_FILES[split])
 
 
 STSB_HUB_ID = "PhilipMay/stsb_multi_mt"

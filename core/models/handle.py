@@ -229,6 +229,11 @@ def _lock_tokenizer(model) -> None:
     A fast tokenizer sets padding and truncation on its Rust backend at every call; two requests that
     tokenize at the same moment can get each other's settings (seen under load: "expected sequence of
     length 15 at dim 1 (got 14)"). Tokenising is ~1% of a request, so one lock costs nothing.
+
+    No supported API does this: transformers offers no thread-safe call and no hook around it, and
+    sentence-transformers calls ``tokenizer(...)`` directly. Python looks ``__call__`` up on the class, so
+    the lock goes on a subclass made for this one tokenizer (same name, same saved files); every other
+    tokenizer, and this one's ``save_pretrained``, are left as they were.
     """
     tokenizer = getattr(model, "tokenizer", None)
     if tokenizer is None or getattr(tokenizer, "_workbench_locked", False):
