@@ -52,7 +52,7 @@ def test_pairs_file_to_output(tiny_model_dir, tmp_path):
 
 def test_pairs_file_to_stdout(tiny_model_dir, tmp_path, capsys):
     pairs = tmp_path / "pairs.tsv"
-    pairs.write_text("Uno\tDos\n", encoding="utf-8")
+    pairs.write_text("Uno\tDos\n", encoding="utf-8-sig")  # a byte-order mark (Notepad) is not text
     assert main(["--model", str(tiny_model_dir), "--file", str(pairs)]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("Uno\tDos\t")
 

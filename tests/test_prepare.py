@@ -65,6 +65,27 @@ def test_local_csv_cleaning_and_column_mapping(tiny_tokenizer_spec, tmp_path):
     assert "Titular número 5" in [a for name in ("train", "dev", "test") for a in splits[name]["anchor"]]
 
 
+def test_a_spreadsheet_csv_reads_as_the_space_reads_it(tiny_tokenizer_spec, tmp_path):
+    """A CSV saved by a Spanish-locale spreadsheet: a byte-order mark, ";" between columns, commas inside
+    texts. The corpus upload (core.tables) reads it; so does prepare, with the same columns."""
+    from core.tables import read_table
+
+    rows = ["titular;cuerpo"] + [f"Sube el paro, {i};Cuerpo de la noticia {i}, con comas" for i in range(20)]
+    path = tmp_path / "hoja.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8-sig")
+    args = PrepareArguments(
+        dataset=str(path), anchor_column="titular", positive_column="cuerpo", tokenizer=tiny_tokenizer_spec,
+        dev_size=2, test_size=2,
+    )  # fmt: skip
+    splits, _ = prepare(args)
+    prepared = {
+        a: p
+        for name in ("train", "dev", "test")
+        for a, p in zip(splits[name]["anchor"], splits[name]["positive"], strict=True)
+    }
+    assert prepared == {row["titular"]: row["cuerpo"] for row in read_table(path).rows}
+
+
 def test_scores_are_normalised_to_unit_range(tiny_tokenizer_spec, tmp_path):
     path = tmp_path / "scored.jsonl"
     lines = [json.dumps({"s1": f"frase {i}", "s2": f"otra frase {i}", "nota": i % 6}) for i in range(40)]

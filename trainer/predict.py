@@ -233,7 +233,7 @@ def embed_corpus(args: argparse.Namespace) -> int:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not text (core.tables)
     except FileNotFoundError as err:
         raise InputError(f"{path} does not exist.") from err
     except IsADirectoryError as err:

@@ -138,7 +138,11 @@ def load_source(args: PrepareArguments):
 
 
 def _load_local(path: Path):
+    """A local file through ``datasets`` (memory-mapped Arrow: training files can be far larger than
+    anything the Space takes in), with the separator and byte-order-mark rules of ``core.tables``."""
     from datasets import load_dataset
+
+    from core.tables import separator
 
     if not path.is_file():
         raise PrepareError(f"{path} does not exist; give a .csv, .tsv, .jsonl or .parquet file.")
@@ -147,7 +151,11 @@ def _load_local(path: Path):
         raise PrepareError(f"{path}: unknown file type; use .csv, .tsv, .jsonl or .parquet.")
     if path.stat().st_size == 0:
         raise PrepareError(f"{path} is empty.")
-    kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+    kwargs = {}
+    if builder == "csv":  # the project's one separator rule (core.tables): a Spanish spreadsheet writes ";"
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+        kwargs = {"delimiter": separator(header, path.suffix.lower()), "encoding": "utf-8-sig"}
     try:
         return load_dataset(builder, data_files=str(path), split="train", **kwargs)
     except Exception as err:
