@@ -84,9 +84,8 @@ def build_demo() -> gr.Blocks:
     demo.queue(default_concurrency_limit=2, max_size=64, api_open=False)
     register_endpoints(demo)  # unknown endpoints and short calls are refused in Spanish (space/edges.py)
     lazy_session_configs()  # a new session costs no config of every component (space/pages/intake.py)
-    spanish_input_refusals(
-        demo
-    )  # a bad file link or reference: Spanish, no traceback (space/pages/intake.py)
+    # a bad file link or reference in a call's inputs: Spanish, no traceback (space/pages/intake.py)
+    spanish_input_refusals(demo)
     return demo
 
 

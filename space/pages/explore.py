@@ -7,7 +7,7 @@ import spaces
 
 from core import messages
 from space import explore as explore_tab
-from space.pages.wiring import EXPLORE, HEAVY_GPU_S, api_only, as_sent, explore_call
+from space.pages.wiring import AS_SENT, EXPLORE, HEAVY_GPU_S, api_only, explore_call
 
 
 @api_only
@@ -39,10 +39,10 @@ def duplicates(threshold: float = 3.5, model_spec: str | None = None, corpus=Non
 
 def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     with gr.Row():
-        color_by = as_sent(gr.Radio(list(explore_tab.COLOR_CHOICES), value="sección", label="Color"))
-        method = as_sent(gr.Radio(list(explore_tab.METHOD_CHOICES), value="kmeans", label="Agrupación"))
-        k = as_sent(gr.Slider(2, 30, value=10, step=1, label="Grupos (KMeans)"))
-        dimensions = as_sent(gr.Radio(list(explore_tab.DIMENSION_CHOICES), value="2D", label="Vista"))
+        color_by = gr.Radio(list(explore_tab.COLOR_CHOICES), value="sección", label="Color")
+        method = gr.Radio(list(explore_tab.METHOD_CHOICES), value="kmeans", label="Agrupación")
+        k = gr.Slider(2, 30, value=10, step=1, label="Grupos (KMeans)")
+        dimensions = gr.Radio(list(explore_tab.DIMENSION_CHOICES), value="2D", label="Vista")
     sentence = gr.Textbox(
         label="Sitúa una frase en el mapa (opcional)",
         placeholder=messages.MAP_SENTENCE_EXAMPLE,
@@ -57,11 +57,11 @@ def build_cluster_tab(corpus: gr.State, models: gr.Dropdown) -> None:
         wrap=True, elem_id="neighbours",
     )  # fmt: skip
     inputs = [color_by, method, k, dimensions, sentence, models, corpus]
-    draw.click(cluster_map, inputs, [plot, neighbours], api_name="cluster_map", **EXPLORE)
+    draw.click(cluster_map, inputs, [plot, neighbours], api_name="cluster_map", **EXPLORE, **AS_SENT)
 
 
 def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
-    threshold = as_sent(gr.Slider(0.5, 5, value=3.5, step=0.1, label=messages.DUPLICATES_THRESHOLD))
+    threshold = gr.Slider(0.5, 5, value=3.5, step=0.1, label=messages.DUPLICATES_THRESHOLD)
     gr.Examples([[3.5], [4.0], [4.5]], inputs=[threshold], label="Ejemplos")
     find = gr.Button("Buscar duplicados", variant="primary", elem_id="find-duplicates")
     summary = gr.Markdown(elem_id="duplicates-summary", label="Resumen")
@@ -72,4 +72,4 @@ def build_duplicates_tab(corpus: gr.State, models: gr.Dropdown) -> None:
     )  # fmt: skip
     download = gr.File(label="Pares en CSV (con los textos completos)", elem_id="duplicates-file")
     outputs = [table, summary, download]
-    find.click(duplicates, [threshold, models, corpus], outputs, api_name="duplicates", **EXPLORE)
+    find.click(duplicates, [threshold, models, corpus], outputs, api_name="duplicates", **EXPLORE, **AS_SENT)

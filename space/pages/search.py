@@ -9,13 +9,13 @@ import spaces
 from core import messages
 from space import search as search_tab
 from space.pages.wiring import (
+    AS_SENT,
     EXPLORE,
     HEAVY,
     HEAVY_GPU_S,
     QUICK,
     QUICK_GPU_S,
     api_only,
-    as_sent,
     call,
     explore_call,
     heavy_call,
@@ -89,7 +89,7 @@ def embeddings(model_spec: str | None = None, corpus=None, progress=gr.Progress(
 def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.Button) -> None:
     with gr.Row():
         query = gr.Textbox(label="Búsqueda", placeholder="p. ej. sequía y embalses", scale=4, elem_id="query")
-        k = as_sent(gr.Slider(1, search_tab.MAX_K, value=5, step=1, label="Resultados"))
+        k = gr.Slider(1, search_tab.MAX_K, value=5, step=1, label="Resultados")
         section = gr.Dropdown(
             search_tab.section_choices(None),
             value=search_tab.ALL_SECTIONS,
@@ -97,15 +97,13 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
             allow_custom_value=True,
         )
     with gr.Row():
-        mode = as_sent(
-            gr.Radio(
-                list(search_tab.SEARCH_MODES),
-                value="ambos",
-                label="Buscar por",
-                info=messages.SEARCH_MODES_EXPLAINED,
-                elem_id="search-mode",
-                scale=3,
-            )
+        mode = gr.Radio(
+            list(search_tab.SEARCH_MODES),
+            value="ambos",
+            label="Buscar por",
+            info=messages.SEARCH_MODES_EXPLAINED,
+            elem_id="search-mode",
+            scale=3,
         )
         search_button = gr.Button("Buscar", variant="primary", elem_id="search", scale=1)
     gr.Examples(search_tab.SEARCH_EXAMPLES, inputs=[query], label="Ejemplos")
@@ -134,6 +132,6 @@ def build(corpus: gr.State, models: gr.Dropdown, banner: gr.Markdown, back: gr.B
     # removing the file goes back too, as a quick event: never queued behind someone's heavy work
     upload_file.clear(reset_corpus, None, [*corpus_outputs, upload_file], api_name=False, **QUICK)
     inputs = [query, k, section, models, mode, corpus]
-    search_button.click(search, inputs, [results, results_file], api_name="search", **QUICK)
-    query.submit(search, inputs, [results, results_file], api_name=False, **QUICK)
+    search_button.click(search, inputs, [results, results_file], api_name="search", **QUICK, **AS_SENT)
+    query.submit(search, inputs, [results, results_file], api_name=False, **QUICK, **AS_SENT)
     results.select(read_result, [results, corpus], full_text, api_name=False, **QUICK)

@@ -1,6 +1,6 @@
 """How every event is wired: the concurrency lanes and the heavy slot, the ZeroGPU durations, the
 visitor's error message instead of a traceback (``call``), values reaching the functions as sent
-(``as_sent``), and which events stay out of the MCP server's tools (``api_only``)."""
+(``AS_SENT``), and which events stay out of the MCP server's tools (``api_only``)."""
 
 from __future__ import annotations
 
@@ -68,13 +68,11 @@ def explore_call(function, *args, **kwargs):
         return call(function, *args, **kwargs)
 
 
-def as_sent(component):
-    """Let the component's value reach the function as sent: ``space`` checks it and answers in
-    Spanish, where Gradio's own check is English, or a stack trace for text in a slider. (An instance
-    attribute, not a subclass: Gradio writes a ``.pyi`` beside any module that subclasses a component;
-    for components whose choices an event updates, ``allow_custom_value`` does the same.)"""
-    component.preprocess = lambda payload: payload
-    return component
+# An event whose function checks every input itself (``space.checks``: numbers, choices, texts) takes
+# the values as sent, unprocessed by Gradio (an event's ``preprocess=False``): Gradio's own checks answer
+# in English, or with a stack trace for text in a slider. Not for an event with a file input: its function
+# would get the file's JSON, not a path. Dropdowns whose choices an event updates use allow_custom_value.
+AS_SENT = {"preprocess": False}
 
 
 def api_only(function):
