@@ -4,7 +4,8 @@ similarity reading, the page's explanations.
 
 Each message is a ``str.format`` template with named fields; the caller computes the parts (counts,
 joined lists, cut-down values) and fills them in, e.g. ``messages.EMPTY_TEXT.format(label=label)``.
-Short labels (a button, a column, a tab's name) stay in the page that lays them out (``space/pages``).
+Short labels and words (a button, a column, a tab's name, the field a message names) stay beside the code
+that uses them, mostly the pages that lay them out (``space/pages``).
 Messages for developers (bad arguments, broken invariants) stay in English where they are raised.
 ``tests/test_layers.py`` fails on a Spanish sentence anywhere else in ``core/``, ``space/`` or ``app.py``.
 
