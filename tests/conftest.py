@@ -41,6 +41,12 @@ def build_tiny_model(target: Path, with_sentence_transformers_config: bool = Tru
     tokenizer.train_from_iterator(
         texts, trainers.WordPieceTrainer(vocab_size=TINY_VOCAB, special_tokens=special)
     )
+    # The trainer finds the same tokens on every run but numbers them in a different order (ties in its
+    # parallel counting): number them in one fixed order, so that every run tests the same model.
+    learned = sorted(token for token in tokenizer.get_vocab() if token not in special)
+    tokenizer.model = models.WordPiece(
+        {token: number for number, token in enumerate(special + learned)}, unk_token="[UNK]"
+    )
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

@@ -36,7 +36,10 @@ def test_bundled_tasks_run_through_mteb_and_agree_with_our_evaluation(tiny_model
     ours = evaluate_sts(
         load_handle(str(tiny_model_dir)).model, load_sts_dataset("bundled:test"), n_resamples=100
     )
-    assert sts["main_score"] == pytest.approx(ours["metrics"]["spearman_cosine"], abs=1e-4)
+    # 1e-3: the tiny random model puts many pairs' cosines within float noise of each other, and mteb
+    # batches the sentences in another order, so a near-tie can swap (seen: 1.2e-4 once); another metric,
+    # split or prompt moves the score by far more
+    assert sts["main_score"] == pytest.approx(ours["metrics"]["spearman_cosine"], abs=1e-3)
     assert sts["languages"] == ["spa-Latn"]
     retrieval = results["WorkbenchNewsRetrievalES"].scores["test"][0]
     news = load_news()  # mteb's task: each headline asks for its own body only
