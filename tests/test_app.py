@@ -484,7 +484,7 @@ def test_the_served_log_is_quiet_and_honest(_tiny_model_master, tmp_path):
     text = log.read_text()
     assert f"Serving {url.rstrip('/')}" in text and "MCP server at /gradio_api/mcp/" in text
     assert f"Ready: {_tiny_model_master} on " in text
-    for noise in ("Batches", "it/s]", "Traceback", "Warning", "LOAD REPORT", "INFO root", "fusion"):
+    for noise in ("Batches", "it/s]", "Traceback", "Warning", "LOAD REPORT", "INFO root", "fusion", "DEBUG"):
         assert noise not in text, f"{noise!r} in the log:\n{text}"
     assert text.count("refused: Escribe la primera frase") == 1
 

@@ -22,7 +22,6 @@ from core.paths import cache_dir
 LANGUAGE = "spanish"
 LEXICAL_VERSION = 1  # part of the key: bumped when the tokenization or the index format changes
 _WORD = re.compile(r"(?u)\b\w\w+\b")
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # its per-index DEBUG lines are noise in the app's log
 _STEMMER_LOCK = threading.Lock()  # a Snowball stemmer object is not safe to share between threads
 
 
@@ -31,6 +30,14 @@ def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer(LANGUAGE)
+
+
+def _bm25s():
+    """bm25s, whose import sets its own logger to DEBUG (a line for every index built): back to WARNING."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 @cache
@@ -42,7 +49,7 @@ def stop_words() -> frozenset[str]:
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stemmed words of each text, Spanish stop words left out."""
-    import bm25s
+    bm25s = _bm25s()
 
     with _STEMMER_LOCK:
         return bm25s.tokenize(
@@ -69,7 +76,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         tokens = tokenize(texts)
         if not any(tokens):
@@ -114,7 +121,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, path) -> LexicalIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         with np.load(path) as saved:
             if "empty" in saved:
