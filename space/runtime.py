@@ -179,7 +179,7 @@ def prepare_faster() -> None:
         if skip or handle.reference.device.type != "cpu":
             continue
         if not ranking_path(handle.reference).is_file():
-            measure_ranking(handle.reference, handle.fingerprint)
+            measure_ranking(handle.reference, handle.fingerprint, apart=True)  # builds beside visitors
         before = handle.backend
         if handle.prepare() != before:
             logger.info("%s: switched from %s to %s", spec, before, handle.backend)

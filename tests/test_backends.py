@@ -5,7 +5,7 @@ import pytest
 
 from core.models import backends
 from core.models.backend_choice import with_backend
-from core.models.backends import BackendError, OnnxTransformer, backend_choice, backend_name
+from core.models.backends import BackendError, OnnxTransformer, backend_choice, backend_name, is_built
 from core.models.fingerprint import model_fingerprint
 from core.models.handle import get_handle
 from core.models.loader import load_model
@@ -184,6 +184,32 @@ def test_an_auto_handle_serves_fp32_at_once_and_swaps_in_a_variant_when_prepared
     assert handle.model is not old and handle.reference is old  # fp32 stays for figures and checks
     texts = ["Sube el paro en marzo", "Baja el desempleo"]
     assert handle.model.encode(texts).shape == old.encode(texts).shape
+
+
+def test_a_build_beside_visitors_runs_in_a_process_of_its_own(
+    _tiny_model_master, isolated_cache, monkeypatch
+):
+    """The warm-up's builds (``apart``): the serving process never exports (the export held its GIL for
+    seconds and stalled every request); the child's variant is then loaded and checked here."""
+    from core.models import backend_choice as choice
+
+    monkeypatch.setattr(backends, "_export_and_quantise", lambda *a: pytest.fail("exported in this process"))
+    stale = isolated_cache / "onnx-int8" / f".tiny-apart-{backends.onnx_build()}-killed"  # a stopped build's
+    stale.mkdir(parents=True)
+    model = load_model(str(_tiny_model_master), device="cpu")
+    row = choice.check_variant(model, "tiny-apart", "onnx-int8", apart=True)
+    assert "error" not in row and row["mean_cosine_to_fp32"] > 0.99 and is_built("onnx-int8", "tiny-apart")
+    assert not stale.exists()
+
+
+def test_a_build_apart_that_fails_says_why(_tiny_model_master, tmp_path, monkeypatch):
+    from core.models.apart import build_apart
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")
+    monkeypatch.setenv("WORKBENCH_CACHE", str(blocked))  # the child cannot make its cache folders
+    with pytest.raises(BackendError, match=r"^(FileExistsError|NotADirectoryError): "):
+        build_apart(load_model(str(_tiny_model_master), device="cpu"), "tiny-blocked", "onnx-int8")
 
 
 def test_a_shared_model_encodes_from_many_threads_at_once(_tiny_model_master, monkeypatch):

@@ -37,6 +37,7 @@ import numpy as np
 from filelock import FileLock
 
 from core.io import read_json, write_file_atomically
+from core.models.apart import build_apart
 from core.models.backends import BackendError, backend_choice, is_built, variant
 from core.models.cpu import cpu_info, cpu_key
 from core.paths import cache_dir
@@ -126,10 +127,11 @@ def ready_backend(model, fingerprint: str) -> str:
     return "torch"
 
 
-def prepare_backend(model, fingerprint: str, check: QualityCheck | None = None) -> str:
+def prepare_backend(model, fingerprint: str, check: QualityCheck | None = None, apart: bool = False) -> str:
     """The best backend for these weights, building and checking what is missing, one candidate at a
     time, best first: stops at the first that passes (torch when none does). Seconds to minutes the
-    first time (each step says so in the log); a lookup after that."""
+    first time (each step says so in the log); a lookup after that. ``apart``: build in a child process
+    (``core.models.apart``), for a job that runs beside visitors."""
     for name in ranking(model):
         if name == "torch":
             return "torch"
@@ -137,20 +139,24 @@ def prepare_backend(model, fingerprint: str, check: QualityCheck | None = None) 
         if row is not None and not row.get("passed"):
             continue  # failed before for these weights: not built again
         if row is None:
-            row = check_variant(model, fingerprint, name, check)
+            row = check_variant(model, fingerprint, name, check, apart=apart)
         if row.get("passed"):
             return name
     return "torch"
 
 
-def check_variant(model, fingerprint: str, name: str, check: QualityCheck | None = None) -> dict:
-    """Build ``name`` for these weights (if not built), compare it with torch fp32, record and return the
-    verdict; the variant is freed afterwards."""
+def check_variant(
+    model, fingerprint: str, name: str, check: QualityCheck | None = None, apart: bool = False
+) -> dict:
+    """Build ``name`` for these weights (if not built; in a child process when ``apart``), compare it with
+    torch fp32, record and return the verdict; the variant is freed afterwards."""
     check = check or QualityCheck.bundled()
     started = time.perf_counter()
     try:
         if is_built(name, fingerprint):  # else the build logs its own line, with its duration
             logger.info("Backend %s: built before; checking it against torch fp32", name)
+        elif apart:
+            build_apart(model, fingerprint, name)
         fast = variant(model, fingerprint, name)
         build_s = time.perf_counter() - started
         row = check.compare(check.reference(model, fingerprint), fast)
@@ -288,7 +294,9 @@ class QualityCheck:
 _references: dict = {}
 
 
-def measure_ranking(model, fingerprint: str, names: list[str] | None = None, check=None) -> dict:
+def measure_ranking(
+    model, fingerprint: str, names: list[str] | None = None, check=None, apart: bool = False
+) -> dict:
     """Time every candidate against torch fp32, one variant in memory at a time, and rank them.
 
     Each candidate is built (or loaded), checked for these weights, warmed up, then timed
@@ -301,6 +309,7 @@ def measure_ranking(model, fingerprint: str, names: list[str] | None = None, che
         fingerprint: Its fingerprint (the key of built variants and of the quality check).
         names: The candidates in preference order (default ``preference()``).
         check: A ``QualityCheck`` (default the bundled one).
+        apart: Build missing variants in a child process (``core.models.apart``).
 
     Returns:
         The verdict, also written to ``ranking_path(model)``.
@@ -311,7 +320,7 @@ def measure_ranking(model, fingerprint: str, names: list[str] | None = None, che
     torch_times: list[float] = []
     model.encode_document(check.passages[:8], batch_size=8)  # warm-up: first calls allocate
     for name in order[:-1]:
-        row = quality(fingerprint).get(name) or check_variant(model, fingerprint, name, check)
+        row = quality(fingerprint).get(name) or check_variant(model, fingerprint, name, check, apart=apart)
         rows[name] = dict(row)
         if not row.get("passed"):
             continue

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import warnings
@@ -267,6 +268,8 @@ def _built_once(kind: str, key: str, filename: str, write, duration: str) -> Pat
     with FileLock(str(locks / f"{kind}-{key}.lock")):
         if not (folder / filename).is_file():
             logger.info("Building the %s backend for %s (once, %s)", kind, key, duration)
+            for stale in folder.parent.glob(f".{key}-*"):  # staging of a build that was stopped
+                shutil.rmtree(stale, ignore_errors=True)
 
             def save(out: str) -> None:
                 Path(out).mkdir()

@@ -86,7 +86,7 @@ class ModelHandle:
 
         if self.asked != "auto" or self.reference.device.type != "cpu":
             return self.backend
-        best = prepare_backend(self.reference, self.fingerprint)
+        best = prepare_backend(self.reference, self.fingerprint, apart=True)  # beside visitors
         if best != self.backend:
             self.swap(self.reference if best == "torch" else variant(self.reference, self.fingerprint, best))
         return self.backend
