@@ -15,7 +15,7 @@ def test_bundled_tasks_run_through_mteb_and_agree_with_our_evaluation(tiny_model
 
     from core.corpora.data import load_news
     from core.models.handle import load_handle
-    from evaluation.datasets import RetrievalDataset, load_sts_dataset
+    from evaluation.datasets import _pairs_retrieval, load_sts_dataset
     from evaluation.metrics import evaluate_retrieval, evaluate_sts
 
     output = tmp_path / "mteb"
@@ -43,12 +43,7 @@ def test_bundled_tasks_run_through_mteb_and_agree_with_our_evaluation(tiny_model
     assert sts["languages"] == ["spa-Latn"]
     retrieval = results["WorkbenchNewsRetrievalES"].scores["test"][0]
     news = load_news()  # mteb's task: each headline asks for its own body only
-    own = RetrievalDataset(
-        name="own",
-        queries={item["id"]: item["title"] for item in news},
-        corpus={item["id"]: item["body"] for item in news},
-        relevant={item["id"]: {item["id"]} for item in news},
-    )
+    own = _pairs_retrieval("own", [item["title"] for item in news], [item["body"] for item in news], None)
     ours_retrieval = evaluate_retrieval(load_handle(str(tiny_model_dir)).model, own)["metrics"]
     assert retrieval["ndcg_at_10"] == pytest.approx(ours_retrieval["ndcg@10"], abs=1e-3)
     assert retrieval["main_score"] == retrieval["ndcg_at_10"]

@@ -32,8 +32,10 @@ def _stemmer():
     return Stemmer.Stemmer(LANGUAGE)
 
 
+@cache
 def _bm25s():
-    """bm25s, whose import sets its own logger to DEBUG (a line for every index built): back to WARNING."""
+    """bm25s, whose import sets its own logger to DEBUG (a line for every index built): back to WARNING,
+    once (``setLevel`` clears every logger's cache; a query must not pay for it)."""
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)

@@ -47,10 +47,8 @@ def build_apart(model, fingerprint: str, name: str) -> None:
         except subprocess.TimeoutExpired as err:
             raise BackendError(f"building {name} took over {BUILD_TIMEOUT_S} s; stopped") from err
         if done.returncode != 0:
-            reason = (
-                error.read_text(encoding="utf-8") if error.is_file() else f"exit status {done.returncode}"
-            )
-            raise BackendError(reason.strip() or f"exit status {done.returncode}")
+            reason = error.read_text(encoding="utf-8").strip() if error.is_file() else ""
+            raise BackendError(reason or f"exit status {done.returncode}")
     if not is_built(name, fingerprint):
         raise BackendError(f"the build process ended without a {name} variant")
 
